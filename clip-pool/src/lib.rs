@@ -1,7 +1,73 @@
 //! # clip-pool
 //!
-//! A generic pooled executor over bb8 with live stats, graceful degradation when the database fails, and read replicas; PostgreSQL first.
+//! A pooled executor over [bb8]: lend a connection to an async closure, get the connection
+//! back whatever happens, and know at any time how the pool is doing.
 //!
-//! Not built yet: this crate is a placeholder of the workspace layout (see the crate README).
-#![forbid(unsafe_code)]
+//! ```no_run
+//! # async fn demo(url: &str) -> Result<(), Box<dyn std::error::Error>> {
+//! let cfg = clip_pool::PoolConfig::from_env()?;               // DB_* / VITE_DB_* variables
+//! let pool = clip_pool::postgres::connect(url, cfg).await?;    // PgPool = Pool<PgManager>
+//! let n: i32 = pool
+//!     .execute(async |c| c.query_one("SELECT 1", &[]).await.map(|r| r.get(0)))
+//!     .await?;
+//! let s: clip_pool::PoolStats = pool.stats();                  // atomic loads, no lock
+//! # let _ = (n, s); Ok(()) }
+//! ```
+//!
+//! - **Sizing**: `min_connections` opened before the pool is handed out, `pool_size` kept
+//!   as the steady target, growth to `max_connections` under load, surplus closed after
+//!   `idle_timeout`; max lifetime; leak warnings ([`PoolConfig`]).
+//! - **Failure**: `execute` never waits past the acquire timeout; while the database is
+//!   down it fails at once with the real connection error; dead connections are evicted
+//!   and the pool recovers by itself; a call dropped mid-query never hands its connection
+//!   to the next caller ([`PoolError`]).
+//! - **Observability**: [`PoolStats`], a health verdict from the guide's thresholds
+//!   ([`PoolHealth`]) and `clip_pool_*` metrics through the `metrics` facade.
+//! - **Replicas**: [`ReplicatedPool`] sends reads to healthy replicas, writes to the primary.
+//! - **PostgreSQL** (feature `postgres`, default): TLS with `sslmode` and `sslrootcert`,
+//!   statement cache, transaction-pooler mode ([`postgres`]).
+//! - **Local PostgreSQL** (feature `launcher`): throwaway clusters for tests and demos.
 #![warn(missing_docs)]
+
+mod config;
+mod error;
+mod histogram;
+mod managed;
+mod metrics;
+mod monitor;
+mod pool;
+mod replica;
+mod stats;
+
+#[cfg(feature = "launcher")]
+pub mod launcher;
+#[cfg(feature = "postgres")]
+pub mod postgres;
+
+pub use config::PoolConfig;
+pub use error::{ConfigError, ConnectError, ConnectTimeout, PoolError};
+pub use pool::Pool;
+pub use replica::{ReplicatedPool, ReplicatedStats};
+pub use stats::{
+    EXHAUSTED_UTILIZATION, HEALTHY_AVG_WAIT, HEALTHY_UTILIZATION, PoolHealth, PoolStats, WaitStats,
+};
+
+/// A [`bb8::ManageConnection`] whose error is a real error type: what [`Pool`] accepts.
+/// Implemented for every such manager; never implement it by hand.
+pub trait Manager: bb8::ManageConnection<Error: std::error::Error + Send + Sync + 'static> {}
+
+impl<T> Manager for T where
+    T: bb8::ManageConnection<Error: std::error::Error + Send + Sync + 'static>
+{
+}
+
+/// Why a pool could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum BuildError {
+    /// The configuration (or connection URL) is unusable.
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    /// Not one of the first connections could be opened.
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] ConnectError),
+}

@@ -1,0 +1,541 @@
+//! Throwaway local PostgreSQL clusters (and pgbouncer) on loopback, from the system's own
+//! binaries, for tests, benches and demos. As root, the servers run as the unprivileged
+//! `postgres` user (initdb refuses root). Everything lives in a temporary directory that is
+//! removed, with the processes, on drop.
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// A launcher failure, with what to install or fix.
+#[derive(Debug, thiserror::Error)]
+pub enum LauncherError {
+    /// A PostgreSQL or pgbouncer program cannot be found.
+    #[error(
+        "{0} not found: install PostgreSQL server binaries (Debian: apt-get install postgresql) or set PG_BINDIR"
+    )]
+    NotFound(String),
+    /// Running as root and the unprivileged user does not exist.
+    #[error(
+        "running as root needs an unprivileged user to run PostgreSQL: create `{0}` (useradd {0}) or set CLIP_PG_USER"
+    )]
+    NoUser(String),
+    /// A command failed.
+    #[error("{command} failed: {output}")]
+    Command {
+        /// What ran.
+        command: String,
+        /// What it printed.
+        output: String,
+    },
+    /// The server did not accept connections in time.
+    #[error("{what} did not accept connections within {waited:?}; its log:\n{log}")]
+    NotReady {
+        /// Which server.
+        what: String,
+        /// How long we waited.
+        waited: Duration,
+        /// The end of its log.
+        log: String,
+    },
+    /// File system or process error.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LauncherError {
+    let context = context.into();
+    move |source| LauncherError::Io { context, source }
+}
+
+/// The user and password every launched cluster accepts (over TCP, SCRAM).
+pub const USER: &str = "clip";
+/// See [`USER`].
+pub const PASSWORD: &str = "clip-secret";
+
+/// Server TLS material for [`LocalPostgres::start_with`].
+#[derive(Debug, Clone)]
+pub struct ServerTls {
+    /// PEM certificate chain of the server.
+    pub cert: PathBuf,
+    /// PEM private key of the server.
+    pub key: PathBuf,
+}
+
+/// Options of a launched cluster.
+#[derive(Debug, Clone, Default)]
+pub struct Options {
+    /// Serve TLS with this certificate (plain connections still accepted).
+    pub tls: Option<ServerTls>,
+    /// Extra `postgresql.conf` lines.
+    pub extra_conf: Vec<String>,
+}
+
+/// A running (or stopped) throwaway PostgreSQL cluster.
+pub struct LocalPostgres {
+    dir: tempfile::TempDir,
+    data: PathBuf,
+    port: u16,
+    bindir: PathBuf,
+    owner: Option<(u32, u32)>,
+    child: Option<Child>,
+}
+
+impl std::fmt::Debug for LocalPostgres {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalPostgres")
+            .field("port", &self.port)
+            .field("data", &self.data)
+            .finish()
+    }
+}
+
+impl LocalPostgres {
+    /// initdb + start on a free loopback port.
+    pub async fn start() -> Result<Self, LauncherError> {
+        Self::start_with(Options::default()).await
+    }
+
+    /// initdb + start with options.
+    pub async fn start_with(options: Options) -> Result<Self, LauncherError> {
+        let bindir = postgres_bindir()?;
+        let owner = unprivileged_owner()?;
+        let dir = owned_tempdir("clip-pg-", owner)?;
+        let data = dir.path().join("data");
+        let pwfile = dir.path().join("pw");
+        std::fs::write(&pwfile, PASSWORD).map_err(io("writing the password file"))?;
+        chown(&pwfile, owner)?;
+        run(
+            Command::new(bindir.join("initdb"))
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-U",
+                    USER,
+                    "--auth=scram-sha-256",
+                    "-E",
+                    "UTF8",
+                    "--no-sync",
+                    "--no-instructions",
+                ])
+                .arg(format!("--pwfile={}", pwfile.display())),
+            owner,
+        )?;
+        let mut conf = vec![
+            "listen_addresses = '127.0.0.1'".to_owned(),
+            format!("unix_socket_directories = '{}'", dir.path().display()),
+            "fsync = off".into(),
+            "synchronous_commit = off".into(),
+            "full_page_writes = off".into(),
+            "max_connections = 200".into(),
+            "wal_level = replica".into(),
+            "max_wal_senders = 10".into(),
+            "hot_standby = on".into(),
+            "logging_collector = off".into(),
+        ];
+        if let Some(tls) = &options.tls {
+            for (src, name) in [(&tls.cert, "server.crt"), (&tls.key, "server.key")] {
+                let dst = data.join(name);
+                std::fs::copy(src, &dst).map_err(io(format!("copying {}", src.display())))?;
+                set_mode(&dst, 0o600)?;
+                chown(&dst, owner)?;
+            }
+            conf.push("ssl = on".into());
+        }
+        conf.extend(options.extra_conf);
+        append(&data.join("postgresql.conf"), &conf.join("\n"))?;
+        append(
+            &data.join("pg_hba.conf"),
+            "host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256",
+        )?;
+        let mut pg = Self {
+            dir,
+            data,
+            port: free_port()?,
+            bindir,
+            owner,
+            child: None,
+        };
+        pg.restart().await?;
+        Ok(pg)
+    }
+
+    /// A streaming replica of this cluster (`pg_basebackup -R`), started on its own port.
+    pub async fn start_replica(&self) -> Result<Self, LauncherError> {
+        let dir = owned_tempdir("clip-pg-replica-", self.owner)?;
+        let data = dir.path().join("data");
+        let pass = dir.path().join("pgpass");
+        std::fs::write(
+            &pass,
+            format!("127.0.0.1:{}:*:{USER}:{PASSWORD}\n", self.port),
+        )
+        .map_err(io("writing pgpass"))?;
+        set_mode(&pass, 0o600)?;
+        chown(&pass, self.owner)?;
+        run(
+            Command::new(self.bindir.join("pg_basebackup"))
+                .arg("-D")
+                .arg(&data)
+                .args([
+                    "-h",
+                    "127.0.0.1",
+                    "-p",
+                    &self.port.to_string(),
+                    "-U",
+                    USER,
+                    "-R",
+                    "-X",
+                    "stream",
+                    "--no-sync",
+                ])
+                .env("PGPASSFILE", &pass),
+            self.owner,
+        )?;
+        // The copied configuration names the primary's socket directory and port.
+        append(
+            &data.join("postgresql.conf"),
+            &format!("unix_socket_directories = '{}'", dir.path().display()),
+        )?;
+        let mut replica = Self {
+            dir,
+            data,
+            port: free_port()?,
+            bindir: self.bindir.clone(),
+            owner: self.owner,
+            child: None,
+        };
+        replica.restart().await?;
+        Ok(replica)
+    }
+
+    /// The loopback port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// `postgres://clip:…@127.0.0.1:PORT/postgres?sslmode=disable`.
+    pub fn url(&self) -> String {
+        self.url_with("sslmode=disable")
+    }
+
+    /// The URL with the given query string (e.g. `sslmode=verify-full&sslrootcert=...`).
+    pub fn url_with(&self, query: &str) -> String {
+        format!(
+            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/postgres?{query}",
+            self.port
+        )
+    }
+
+    /// The directory holding this cluster's files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Starts the server again (after [`stop`](Self::stop) or [`kill9`](Self::kill9)) on the
+    /// same port and data, and waits until it accepts connections.
+    pub async fn restart(&mut self) -> Result<(), LauncherError> {
+        let log_path = self.dir.path().join("postgres.log");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
+            .map_err(io("opening the server log"))?;
+        chown(&log_path, self.owner)?;
+        let err = log.try_clone().map_err(io("opening the server log"))?;
+        let mut cmd = Command::new(self.bindir.join("postgres"));
+        cmd.arg("-D")
+            .arg(&self.data)
+            .args(["-p", &self.port.to_string()])
+            .stdin(Stdio::null())
+            .stdout(log)
+            .stderr(err);
+        as_owner(&mut cmd, self.owner);
+        // Its own process group, so kill9 takes the backends down with the postmaster.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let child = cmd.spawn().map_err(io("starting postgres"))?;
+        self.child = Some(child);
+        wait_ready("postgres", self.port, &log_path, self.child.as_mut()).await
+    }
+
+    /// A clean, fast shutdown (`SIGINT`: active connections are terminated).
+    pub async fn stop(&mut self) -> Result<(), LauncherError> {
+        if let Some(mut child) = self.child.take() {
+            signal_group(&child, "INT");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            signal_group(&child, "KILL");
+            let _ = child.wait();
+        }
+        Ok(())
+    }
+
+    /// `kill -9` of the postmaster and every backend: a crash, as when a machine dies.
+    pub fn kill9(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal_group(&child, "KILL");
+            let _ = child.wait();
+        }
+    }
+
+    /// Whether the server process is running.
+    pub fn is_running(&mut self) -> bool {
+        self.child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_none())
+    }
+}
+
+impl Drop for LocalPostgres {
+    fn drop(&mut self) {
+        self.kill9();
+    }
+}
+
+/// A pgbouncer in front of a [`LocalPostgres`].
+pub struct LocalPgbouncer {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Option<Child>,
+}
+
+impl LocalPgbouncer {
+    /// Starts pgbouncer on a free port with `pool_mode` (`transaction`, `session`) and
+    /// `default_pool_size` server connections.
+    pub async fn start(
+        pg: &LocalPostgres,
+        pool_mode: &str,
+        default_pool_size: u32,
+    ) -> Result<Self, LauncherError> {
+        let binary = find_program("pgbouncer", &["/usr/sbin/pgbouncer"]).ok_or_else(|| {
+            LauncherError::NotFound("pgbouncer (apt-get install pgbouncer)".into())
+        })?;
+        let dir = owned_tempdir("clip-pgbouncer-", pg.owner)?;
+        let port = free_port()?;
+        let ini = dir.path().join("pgbouncer.ini");
+        let users = dir.path().join("userlist.txt");
+        let log_path = dir.path().join("pgbouncer.log");
+        std::fs::write(&users, format!("\"{USER}\" \"{PASSWORD}\"\n"))
+            .map_err(io("writing userlist"))?;
+        std::fs::write(
+            &ini,
+            format!(
+                "[databases]\n* = host=127.0.0.1 port={pg_port}\n\n[pgbouncer]\n\
+                 listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\n\
+                 auth_type = scram-sha-256\nauth_file = {users}\npool_mode = {pool_mode}\n\
+                 default_pool_size = {default_pool_size}\nmax_client_conn = 500\n\
+                 ignore_startup_parameters = extra_float_digits,application_name\n\
+                 logfile = {log}\n",
+                pg_port = pg.port,
+                users = users.display(),
+                log = log_path.display(),
+            ),
+        )
+        .map_err(io("writing pgbouncer.ini"))?;
+        for f in [&ini, &users] {
+            chown(f, pg.owner)?;
+        }
+        let mut cmd = Command::new(binary);
+        cmd.arg(&ini)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        as_owner(&mut cmd, pg.owner);
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
+        let mut child = cmd.spawn().map_err(io("starting pgbouncer"))?;
+        wait_ready("pgbouncer", port, &log_path, Some(&mut child)).await?;
+        Ok(Self {
+            dir,
+            port,
+            child: Some(child),
+        })
+    }
+
+    /// The loopback port.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// A URL through pgbouncer, with the given query string.
+    pub fn url_with(&self, query: &str) -> String {
+        format!(
+            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/postgres?{query}",
+            self.port
+        )
+    }
+
+    /// The directory holding pgbouncer's files.
+    pub fn dir(&self) -> &Path {
+        self.dir.path()
+    }
+}
+
+impl Drop for LocalPgbouncer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            signal_group(&child, "KILL");
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The PostgreSQL server binaries: `$PG_BINDIR`, `pg_config --bindir`, then `initdb` on PATH.
+pub fn postgres_bindir() -> Result<PathBuf, LauncherError> {
+    if let Some(dir) = std::env::var_os("PG_BINDIR") {
+        return Ok(PathBuf::from(dir));
+    }
+    if let Ok(out) = Command::new("pg_config").arg("--bindir").output()
+        && out.status.success()
+    {
+        let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+        if dir.join("initdb").is_file() && dir.join("postgres").is_file() {
+            return Ok(dir);
+        }
+    }
+    find_program("initdb", &[])
+        .and_then(|p| std::fs::canonicalize(p).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf))
+        .filter(|d| d.join("postgres").is_file())
+        .ok_or_else(|| LauncherError::NotFound("initdb".into()))
+}
+
+fn find_program(name: &str, fallbacks: &[&str]) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH").unwrap_or_default();
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .chain(fallbacks.iter().map(PathBuf::from))
+        .find(|p| p.is_file())
+}
+
+/// When root, the uid/gid of the user that must own and run the cluster.
+fn unprivileged_owner() -> Result<Option<(u32, u32)>, LauncherError> {
+    let me = std::fs::metadata("/proc/self").map_err(io("reading /proc/self"))?;
+    if std::os::unix::fs::MetadataExt::uid(&me) != 0 {
+        return Ok(None);
+    }
+    let user = std::env::var("CLIP_PG_USER").unwrap_or_else(|_| "postgres".into());
+    let passwd = std::fs::read_to_string("/etc/passwd").map_err(io("reading /etc/passwd"))?;
+    passwd
+        .lines()
+        .map(|l| l.split(':').collect::<Vec<_>>())
+        .find(|f| f.len() > 3 && f[0] == user)
+        .and_then(|f| Some((f[2].parse().ok()?, f[3].parse().ok()?)))
+        .map(Some)
+        .ok_or(LauncherError::NoUser(user))
+}
+
+fn owned_tempdir(
+    prefix: &str,
+    owner: Option<(u32, u32)>,
+) -> Result<tempfile::TempDir, LauncherError> {
+    let dir = tempfile::Builder::new()
+        .prefix(prefix)
+        .tempdir()
+        .map_err(io("creating a temporary directory"))?;
+    chown(dir.path(), owner)?;
+    Ok(dir)
+}
+
+fn chown(path: &Path, owner: Option<(u32, u32)>) -> Result<(), LauncherError> {
+    match owner {
+        Some((uid, gid)) => std::os::unix::fs::chown(path, Some(uid), Some(gid))
+            .map_err(io(format!("chown {}", path.display()))),
+        None => Ok(()),
+    }
+}
+
+fn set_mode(path: &Path, mode: u32) -> Result<(), LauncherError> {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+        .map_err(io(format!("chmod {}", path.display())))
+}
+
+fn as_owner(cmd: &mut Command, owner: Option<(u32, u32)>) {
+    if let Some((uid, gid)) = owner {
+        std::os::unix::process::CommandExt::uid(cmd, uid);
+        std::os::unix::process::CommandExt::gid(cmd, gid);
+        // Root's HOME is not readable by the server's user.
+        cmd.env("HOME", "/tmp");
+    }
+}
+
+fn run(cmd: &mut Command, owner: Option<(u32, u32)>) -> Result<(), LauncherError> {
+    as_owner(cmd, owner);
+    let described = format!("{cmd:?}");
+    let out = cmd.output().map_err(io(format!("running {described}")))?;
+    if out.status.success() {
+        return Ok(());
+    }
+    Err(LauncherError::Command {
+        command: described,
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    })
+}
+
+fn append(path: &Path, text: &str) -> Result<(), LauncherError> {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .map_err(io(format!("opening {}", path.display())))?;
+    writeln!(f, "\n{text}").map_err(io(format!("writing {}", path.display())))
+}
+
+/// A port nobody listens on right now (the OS picks it).
+pub fn free_port() -> Result<u16, LauncherError> {
+    let l = TcpListener::bind("127.0.0.1:0").map_err(io("binding a loopback port"))?;
+    Ok(l.local_addr().map_err(io("reading the bound port"))?.port())
+}
+
+fn signal_group(child: &Child, signal: &str) {
+    let _ = Command::new("kill")
+        .args([&format!("-{signal}"), "--", &format!("-{}", child.id())])
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// Waits until a TCP connection to the port succeeds and the server answers a startup.
+async fn wait_ready(
+    what: &str,
+    port: u16,
+    log: &Path,
+    mut child: Option<&mut Child>,
+) -> Result<(), LauncherError> {
+    let started = Instant::now();
+    let limit = Duration::from_secs(30);
+    loop {
+        let url =
+            format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{port}/postgres?connect_timeout=2");
+        if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
+            tokio::spawn(conn);
+            if client.simple_query("SELECT 1").await.is_ok() {
+                return Ok(());
+            }
+        }
+        let exited = child
+            .as_mut()
+            .is_some_and(|c| c.try_wait().ok().flatten().is_some());
+        if exited || started.elapsed() > limit {
+            let text = std::fs::read_to_string(log).unwrap_or_default();
+            let tail: Vec<&str> = text.lines().rev().take(20).collect();
+            return Err(LauncherError::NotReady {
+                what: what.to_owned(),
+                waited: started.elapsed(),
+                log: tail.into_iter().rev().collect::<Vec<_>>().join("\n"),
+            });
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}

@@ -1,0 +1,132 @@
+//! Background maintenance of a pool, once per `maintenance_interval`: keeps the floor open
+//! (re-warming after an outage), grows gently to the steady target, closes the surplus once
+//! demand has stayed below it for `idle_timeout`, and refreshes health, recent waits and
+//! the gauges.
+
+use std::collections::VecDeque;
+use std::sync::Weak;
+use std::sync::atomic::Ordering::Relaxed;
+use std::time::{Duration, Instant};
+
+use crate::Manager;
+use crate::pool::Inner;
+use crate::stats::{EXHAUSTED_UTILIZATION, PoolHealth, PoolStats, snapshot, verdict};
+
+/// The window over which "average connection wait" is judged.
+const RECENT_WAIT_WINDOW: Duration = Duration::from_secs(10);
+
+#[derive(Default)]
+struct History {
+    /// (when, highest in-use since the previous tick), over the last `idle_timeout`.
+    demand: VecDeque<(Instant, u32)>,
+    /// (when, acquisitions, summed wait in µs), over the last `RECENT_WAIT_WINDOW`.
+    waits: VecDeque<(Instant, u64, u64)>,
+}
+
+pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
+    let Some(interval) = pool.upgrade().map(|p| p.config.maintenance_interval) else {
+        return;
+    };
+    tokio::spawn(async move {
+        let mut history = History::default();
+        let mut ticker = tokio::time::interval(interval);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            // Holding only a weak reference between ticks lets the pool drop, ending this task.
+            let Some(inner) = pool.upgrade() else { break };
+            maintain(&inner, &mut history).await;
+        }
+    });
+}
+
+async fn maintain<M: Manager>(inner: &Inner<M>, history: &mut History) {
+    let c = &*inner.counters;
+    let cfg = &inner.config;
+    let now = Instant::now();
+
+    let in_use = c.in_use.load(Relaxed);
+    let peak = c.peak_in_use.swap(in_use, Relaxed).max(in_use);
+    history.demand.push_back((now, peak));
+    while history
+        .demand
+        .front()
+        .is_some_and(|(t, _)| now.duration_since(*t) > cfg.idle_timeout)
+    {
+        history.demand.pop_front();
+    }
+    let demand = history.demand.iter().map(|(_, p)| *p).max().unwrap_or(0);
+
+    let (count, sum_us) = c.wait.totals();
+    history.waits.push_back((now, count, sum_us));
+    while history.waits.len() > 1
+        && history
+            .waits
+            .front()
+            .is_some_and(|(t, _, _)| now.duration_since(*t) > RECENT_WAIT_WINDOW)
+    {
+        history.waits.pop_front();
+    }
+    if let Some(&(_, c0, s0)) = history.waits.front() {
+        let recent = (sum_us - s0).checked_div(count - c0).unwrap_or(0);
+        c.recent_wait_us.store(recent, Relaxed);
+    }
+
+    let mut stats = snapshot(
+        &cfg.name,
+        (cfg.min_connections, cfg.pool_size, cfg.max_connections),
+        c,
+    );
+    let saturated = stats.utilization >= EXHAUSTED_UTILIZATION || stats.waiting > 0;
+    if !saturated {
+        c.saturated_since_ms.store(0, Relaxed);
+    } else if c.saturated_since_ms.load(Relaxed) == 0 {
+        c.saturated_since_ms.store(c.now_ms(), Relaxed);
+    }
+    let (health, _) = assess(inner, &stats);
+    c.health.store(health as u8, Relaxed);
+    stats.health = health;
+    inner.metrics.publish(&stats);
+
+    resize(inner, &stats, demand).await;
+}
+
+/// Opens what the floor or the gentle growth asks for; closes surplus idle connections.
+async fn resize<M: Manager>(inner: &Inner<M>, stats: &PoolStats, demand: u32) {
+    let cfg = &inner.config;
+    let open = stats.connections + stats.connecting;
+    if open < cfg.min_connections {
+        let missing = cfg.min_connections - open;
+        for _ in 0..missing {
+            if inner.open_one().await.is_err() {
+                break; // the database is down: one failed probe per tick is enough
+            }
+        }
+        return;
+    }
+    if open < cfg.pool_size {
+        let _ = inner.open_one().await;
+        return;
+    }
+    let target = cfg.pool_size.max(demand).min(cfg.max_connections);
+    let mut surplus = stats.connections.saturating_sub(target);
+    let mut idle = stats.idle;
+    while surplus > 0 && idle > 0 && stats.waiting == 0 {
+        // bb8 lends the longest-idle connection first (FIFO); marking it dirty closes it.
+        match tokio::time::timeout(Duration::from_millis(1), inner.bb8.get()).await {
+            Ok(Ok(mut conn)) => conn.dirty = true,
+            _ => break,
+        }
+        surplus -= 1;
+        idle -= 1;
+    }
+}
+
+/// The health verdict and its reason for a snapshot of this pool.
+pub(crate) fn assess<M: Manager>(inner: &Inner<M>, stats: &PoolStats) -> (PoolHealth, String) {
+    let c = &*inner.counters;
+    let since = c.saturated_since_ms.load(Relaxed);
+    let saturated_for = (since != 0).then(|| Duration::from_millis(c.now_ms() - since));
+    let down = stats.connections == 0 && c.connect_failed_at_ms.load(Relaxed) != 0;
+    verdict(stats, saturated_for, inner.config.exhausted_after, down)
+}

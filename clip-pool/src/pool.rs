@@ -1,0 +1,422 @@
+//! The pooled executor: `Pool::execute` lends a connection to an async closure, with an
+//! acquire timeout, fast failure while the database is down, and dirty-connection eviction.
+
+use std::future::Future;
+use std::pin::pin;
+use std::sync::Arc;
+use std::sync::atomic::Ordering::Relaxed;
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use crate::Manager;
+use crate::managed::{Managed, Tracked};
+use crate::metrics::PoolMetrics;
+use crate::stats::{Counters, PoolHealth, PoolStats, snapshot};
+use crate::{BuildError, ConfigError, ConnectError, PoolConfig, PoolError};
+
+/// A pool of connections made by a [`bb8::ManageConnection`], lent to async closures.
+///
+/// Cheap to clone: clones share the connections, counters and background maintenance,
+/// which stops when the last clone is dropped.
+pub struct Pool<M: Manager> {
+    pub(crate) inner: Arc<Inner<M>>,
+}
+
+impl<M: Manager> Clone for Pool<M> {
+    fn clone(&self) -> Self {
+        Self {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<M: Manager> std::fmt::Debug for Pool<M> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pool")
+            .field("name", &self.inner.config.name)
+            .field("stats", &self.stats())
+            .finish()
+    }
+}
+
+pub(crate) struct Inner<M: Manager> {
+    pub bb8: bb8::Pool<Managed<M>>,
+    pub managed: Managed<M>,
+    pub counters: Arc<Counters>,
+    pub config: PoolConfig,
+    pub metrics: PoolMetrics,
+}
+
+/// A connection lent by the pool; given back (or discarded when dirty or broken) on drop.
+pub(crate) struct Lent<'a, M: Manager> {
+    conn: bb8::PooledConnection<'a, Managed<M>>,
+    counters: &'a Counters,
+    finished: bool,
+}
+
+impl<M: Manager> Lent<'_, M> {
+    pub fn tracked(&mut self) -> &mut Tracked<M::Connection> {
+        &mut self.conn
+    }
+}
+
+impl<M: Manager> Drop for Lent<'_, M> {
+    fn drop(&mut self) {
+        if !self.finished {
+            self.counters.cancelled_running.fetch_add(1, Relaxed);
+        }
+        self.counters.in_use.fetch_sub(1, Relaxed);
+    }
+}
+
+/// Counts a caller as waiting until it has a connection or gives up.
+struct Waiting<'a> {
+    counters: &'a Counters,
+    outcome_recorded: bool,
+}
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.counters.waiting.fetch_sub(1, Relaxed);
+        if !self.outcome_recorded {
+            self.counters.cancelled_waiting.fetch_add(1, Relaxed);
+        }
+    }
+}
+
+impl<M> Pool<M>
+where
+    M: Manager,
+{
+    /// Builds a pool and opens `min_connections` before returning, so a wrong password, an
+    /// unknown host or a TLS failure is reported now, as that error.
+    pub async fn new(manager: M, config: PoolConfig) -> Result<Self, BuildError> {
+        let pool = Self::new_lazy(manager, config)?;
+        pool.warm_up().await?;
+        Ok(pool)
+    }
+
+    /// Builds a pool without connecting: for services that must start while the database
+    /// is down. Connections open in the background; calls fail with [`PoolError::Connect`]
+    /// until the database answers. Must be called inside a tokio runtime.
+    pub fn new_lazy(manager: M, config: PoolConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        let counters = Arc::new(Counters::new());
+        let manager = Arc::new(manager);
+        // Connection attempts never outlast a caller's wait.
+        let connect_timeout = config.acquire_timeout;
+        let managed = || Managed {
+            manager: manager.clone(),
+            counters: counters.clone(),
+            connect_timeout,
+        };
+        let bb8 = bb8::Pool::builder()
+            .max_size(config.max_connections)
+            .min_idle(None)
+            // Idle shrinking is ours (down to the steady target, not to zero).
+            .idle_timeout(None)
+            .max_lifetime(config.max_lifetime)
+            .connection_timeout(config.acquire_timeout)
+            // One attempt per waiter: a failure reaches the waiters at once instead of being
+            // retried with growing back-off, and the next call probes again.
+            .retry_connection(false)
+            .test_on_check_out(false)
+            .queue_strategy(bb8::QueueStrategy::Fifo)
+            .build_unchecked(managed());
+        let inner = Arc::new(Inner {
+            bb8,
+            managed: managed(),
+            metrics: PoolMetrics::new(&config.name),
+            counters,
+            config,
+        });
+        crate::monitor::spawn(Arc::downgrade(&inner));
+        Ok(Self { inner })
+    }
+
+    /// Opens `min_connections` concurrently; fails only when none could be opened.
+    async fn warm_up(&self) -> Result<(), BuildError> {
+        let want = self.inner.config.min_connections.max(1);
+        let mut first_error = None;
+        let mut opened = 0;
+        let attempts = (0..want).map(|_| self.inner.open_one());
+        for result in join_all(attempts).await {
+            match result {
+                Ok(()) => opened += 1,
+                Err(e) => {
+                    first_error.get_or_insert(e);
+                }
+            }
+        }
+        match (opened, first_error) {
+            (0, Some(e)) => Err(BuildError::Connect(e)),
+            _ => Ok(()),
+        }
+    }
+
+    /// Runs `f` with a pooled connection and gives the connection back.
+    ///
+    /// Waits at most the acquire timeout for a connection ([`PoolError::Timeout`]); while
+    /// the database is down it fails at once with the real connection error
+    /// ([`PoolError::Connect`]); `f`'s own error comes back as [`PoolError::Query`]. If this
+    /// future is dropped while `f` runs, the connection is closed rather than reused.
+    pub async fn execute<T, E, F>(&self, f: F) -> Result<T, PoolError<E>>
+    where
+        F: AsyncFnOnce(&mut M::Connection) -> Result<T, E>,
+    {
+        let mut lent = self.acquire().await.map_err(PoolError::from_acquire)?;
+        let result = self.run(&mut lent, f).await;
+        result.map_err(PoolError::Query)
+    }
+
+    pub(crate) async fn run<T, E, F>(&self, lent: &mut Lent<'_, M>, f: F) -> Result<T, E>
+    where
+        F: AsyncFnOnce(&mut M::Connection) -> Result<T, E>,
+    {
+        let counters = &self.inner.counters;
+        let tracked = lent.tracked();
+        tracked.dirty = true;
+        let result = match self.inner.config.leak_threshold {
+            Some(threshold) => {
+                self.with_leak_warning(f(&mut tracked.conn), threshold)
+                    .await
+            }
+            None => f(&mut tracked.conn).await,
+        };
+        // Completed: whatever the closure opened it also closed (a dropped transaction
+        // guard rolls back); only a cancelled closure leaves the connection dirty.
+        tracked.dirty = false;
+        lent.finished = true;
+        match &result {
+            Ok(_) => counters.completed.fetch_add(1, Relaxed),
+            Err(_) => counters.query_errors.fetch_add(1, Relaxed),
+        };
+        result
+    }
+
+    async fn with_leak_warning<O>(&self, work: impl Future<Output = O>, threshold: Duration) -> O {
+        let mut work = pin!(work);
+        let started = Instant::now();
+        tokio::select! {
+            biased;
+            out = &mut work => return out,
+            () = tokio::time::sleep(threshold) => {}
+        }
+        self.inner.counters.leak_warnings.fetch_add(1, Relaxed);
+        self.inner.metrics.leak_warnings.increment(1);
+        tracing::warn!(
+            pool = %self.inner.config.name,
+            held_for = ?started.elapsed(),
+            threshold = ?threshold,
+            "connection held past the leak threshold: a closure is slow, stuck, or never gives it back"
+        );
+        let out = work.await;
+        tracing::warn!(
+            pool = %self.inner.config.name,
+            held_for = ?started.elapsed(),
+            "connection given back after a leak warning"
+        );
+        out
+    }
+
+    /// Waits for a healthy connection, bounded by the acquire timeout.
+    pub(crate) async fn acquire(&self) -> Result<Lent<'_, M>, AcquireError> {
+        let inner = &*self.inner;
+        let c = &*inner.counters;
+        c.attempts.fetch_add(1, Relaxed);
+        c.waiting.fetch_add(1, Relaxed);
+        let mut waiting = Waiting {
+            counters: c,
+            outcome_recorded: false,
+        };
+        let started = Instant::now();
+        let result = self
+            .acquire_until(started + inner.config.acquire_timeout)
+            .await;
+        waiting.outcome_recorded = true;
+        drop(waiting);
+        let waited = started.elapsed();
+        match result {
+            Ok(conn) => {
+                c.acquisitions.fetch_add(1, Relaxed);
+                c.wait.record(waited);
+                inner.metrics.acquire_seconds.record(waited.as_secs_f64());
+                let in_use = c.in_use.fetch_add(1, Relaxed) + 1;
+                c.peak_in_use.fetch_max(in_use, Relaxed);
+                Ok(Lent {
+                    conn,
+                    counters: c,
+                    finished: false,
+                })
+            }
+            Err(AcquireError::Connect(e)) => {
+                c.connect_failures.fetch_add(1, Relaxed);
+                Err(AcquireError::Connect(e))
+            }
+            Err(AcquireError::Timeout { .. }) => {
+                c.timeouts.fetch_add(1, Relaxed);
+                inner.metrics.timeouts.increment(1);
+                Err(AcquireError::Timeout {
+                    waited,
+                    waiting: c.waiting.load(Relaxed) as usize,
+                    max_connections: inner.config.max_connections,
+                })
+            }
+        }
+    }
+
+    async fn acquire_until(
+        &self,
+        deadline: Instant,
+    ) -> Result<bb8::PooledConnection<'_, Managed<M>>, AcquireError> {
+        let inner = &*self.inner;
+        loop {
+            // While the database is known to be down, fail at once with its error; one call
+            // per back-off period goes through and probes.
+            if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
+                return Err(AcquireError::Connect(e));
+            }
+            let mut conn = self.get_until(deadline).await?;
+            // A connection the server closed (restart, failover, idle kill) is evicted here,
+            // before the caller sees it.
+            if inner.managed.manager.has_broken(&mut conn.conn) {
+                conn.dirty = true;
+                continue;
+            }
+            return Ok(conn);
+        }
+    }
+
+    /// bb8's `get`, raced against connection failures: when nothing is open and an attempt
+    /// fails, waiting longer is pointless.
+    async fn get_until(
+        &self,
+        deadline: Instant,
+    ) -> Result<bb8::PooledConnection<'_, Managed<M>>, AcquireError> {
+        let inner = &*self.inner;
+        let timeout = || AcquireError::Timeout {
+            waited: Duration::ZERO,
+            waiting: 0,
+            max_connections: 0,
+        };
+        let mut get = pin!(tokio::time::timeout_at(deadline.into(), inner.bb8.get()));
+        // Fast path: an idle connection is there, no notification needed.
+        if let Poll::Ready(r) = std::future::poll_fn(|cx| Poll::Ready(get.as_mut().poll(cx))).await
+        {
+            return r.map_err(|_| timeout())?.map_err(|_| timeout());
+        }
+        loop {
+            let failed = inner.counters.connect_failed.notified();
+            let mut failed = pin!(failed);
+            failed.as_mut().enable();
+            if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
+                return Err(AcquireError::Connect(e));
+            }
+            tokio::select! {
+                biased;
+                r = &mut get => return r.map_err(|_| timeout())?.map_err(|_| timeout()),
+                () = failed => {
+                    if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
+                        return Err(AcquireError::Connect(e));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A snapshot of sizes, counters and wait latency: atomic loads only.
+    pub fn stats(&self) -> PoolStats {
+        let cfg = &self.inner.config;
+        snapshot(
+            &cfg.name,
+            (cfg.min_connections, cfg.pool_size, cfg.max_connections),
+            &self.inner.counters,
+        )
+    }
+
+    /// The guide's verdict (healthy, degraded, exhausted, down) and why, as of now.
+    pub fn health(&self) -> (PoolHealth, String) {
+        crate::monitor::assess(&self.inner, &self.stats())
+    }
+
+    /// The configuration this pool runs with.
+    pub fn config(&self) -> &PoolConfig {
+        &self.inner.config
+    }
+
+    /// The last connection error, if the last attempt failed.
+    pub fn last_connect_error(&self) -> Option<ConnectError> {
+        let c = &self.inner.counters;
+        (c.connect_failed_at_ms.load(Relaxed) != 0)
+            .then(|| c.last_connect_error())
+            .flatten()
+    }
+}
+
+impl<M: Manager> Inner<M> {
+    /// Opens one connection and hands it to bb8 (dropped when the pool is already full).
+    pub async fn open_one(&self) -> Result<(), ConnectError> {
+        match self.managed.open().await {
+            Ok(conn) => {
+                let _ = self.bb8.add(conn);
+                Ok(())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// Why no connection could be lent.
+#[derive(Debug)]
+pub(crate) enum AcquireError {
+    Timeout {
+        waited: Duration,
+        waiting: usize,
+        max_connections: u32,
+    },
+    Connect(ConnectError),
+}
+
+impl<E> PoolError<E> {
+    fn from_acquire(e: AcquireError) -> Self {
+        match e {
+            AcquireError::Timeout {
+                waited,
+                waiting,
+                max_connections,
+            } => PoolError::Timeout {
+                waited,
+                waiting,
+                max_connections,
+            },
+            AcquireError::Connect(e) => PoolError::Connect(e),
+        }
+    }
+}
+
+/// Awaits futures concurrently, keeping the results in input order.
+async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
+    let mut pending: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
+    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut all_done = true;
+        for (slot, out) in pending.iter_mut().zip(outputs.iter_mut()) {
+            if let Some(f) = slot {
+                match f.as_mut().poll(cx) {
+                    Poll::Ready(v) => {
+                        *out = Some(v);
+                        *slot = None;
+                    }
+                    Poll::Pending => all_done = false,
+                }
+            }
+        }
+        if all_done {
+            Poll::Ready(())
+        } else {
+            Poll::Pending
+        }
+    })
+    .await;
+    outputs.into_iter().flatten().collect()
+}

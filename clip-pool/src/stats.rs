@@ -1,0 +1,315 @@
+//! Live counters of a pool (lock-free on the hot path), the snapshot callers read, and
+//! the health verdict the guide's thresholds give.
+
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::time::{Duration, Instant};
+
+use tokio::sync::Notify;
+
+use crate::ConnectError;
+use crate::histogram::LatencyHistogram;
+
+/// Utilization under which the guide calls a pool healthy.
+pub const HEALTHY_UTILIZATION: f64 = 0.80;
+/// Utilization at which a sustained pool reads exhausted.
+pub const EXHAUSTED_UTILIZATION: f64 = 0.95;
+/// Average acquire wait under which the guide calls a pool healthy.
+pub const HEALTHY_AVG_WAIT: Duration = Duration::from_millis(100);
+
+/// Counters shared by the pool, its connection manager wrapper and its maintenance task.
+pub(crate) struct Counters {
+    pub epoch: Instant,
+    pub open: AtomicU32,
+    pub connecting: AtomicU32,
+    pub in_use: AtomicU32,
+    pub waiting: AtomicU32,
+    /// Highest `in_use` since the maintenance task last looked.
+    pub peak_in_use: AtomicU32,
+    pub attempts: AtomicU64,
+    pub acquisitions: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub connect_failures: AtomicU64,
+    pub cancelled_waiting: AtomicU64,
+    pub completed: AtomicU64,
+    pub query_errors: AtomicU64,
+    pub cancelled_running: AtomicU64,
+    pub leak_warnings: AtomicU64,
+    pub created: AtomicU64,
+    pub closed: AtomicU64,
+    pub connect_errors: AtomicU64,
+    pub wait: LatencyHistogram,
+    /// Average acquire wait over the recent window, in microseconds (maintenance task).
+    pub recent_wait_us: AtomicU64,
+    /// Millis since `epoch` when saturation began, 0 when not saturated (maintenance task).
+    pub saturated_since_ms: AtomicU64,
+    /// Millis since `epoch` of the last failed connection attempt, 0 when the last succeeded.
+    pub connect_failed_at_ms: AtomicU64,
+    pub last_connect_error: Mutex<Option<ConnectError>>,
+    /// Woken when a connection attempt fails, so waiters can fail fast when nothing is open.
+    pub connect_failed: Notify,
+    pub health: AtomicU8,
+}
+
+impl Counters {
+    pub fn new() -> Self {
+        Self {
+            epoch: Instant::now(),
+            open: AtomicU32::new(0),
+            connecting: AtomicU32::new(0),
+            in_use: AtomicU32::new(0),
+            waiting: AtomicU32::new(0),
+            peak_in_use: AtomicU32::new(0),
+            attempts: AtomicU64::new(0),
+            acquisitions: AtomicU64::new(0),
+            timeouts: AtomicU64::new(0),
+            connect_failures: AtomicU64::new(0),
+            cancelled_waiting: AtomicU64::new(0),
+            completed: AtomicU64::new(0),
+            query_errors: AtomicU64::new(0),
+            cancelled_running: AtomicU64::new(0),
+            leak_warnings: AtomicU64::new(0),
+            created: AtomicU64::new(0),
+            closed: AtomicU64::new(0),
+            connect_errors: AtomicU64::new(0),
+            wait: LatencyHistogram::new(),
+            recent_wait_us: AtomicU64::new(0),
+            saturated_since_ms: AtomicU64::new(0),
+            connect_failed_at_ms: AtomicU64::new(0),
+            last_connect_error: Mutex::new(None),
+            connect_failed: Notify::new(),
+            health: AtomicU8::new(PoolHealth::Healthy as u8),
+        }
+    }
+
+    /// Millis since the pool's epoch, never 0 (0 means "unset" in the `_ms` fields).
+    pub fn now_ms(&self) -> u64 {
+        (self.epoch.elapsed().as_millis() as u64).max(1)
+    }
+
+    pub fn record_connect_failure(&self, error: ConnectError) {
+        self.connect_errors.fetch_add(1, Relaxed);
+        if let Ok(mut last) = self.last_connect_error.lock() {
+            *last = Some(error);
+        }
+        self.connect_failed_at_ms.store(self.now_ms(), Relaxed);
+        self.connect_failed.notify_waiters();
+    }
+
+    pub fn record_connect_success(&self) {
+        self.connect_failed_at_ms.store(0, Relaxed);
+    }
+
+    pub fn last_connect_error(&self) -> Option<ConnectError> {
+        self.last_connect_error.lock().ok().and_then(|e| e.clone())
+    }
+
+    /// The database looks down: nothing is open and the last attempt failed recently.
+    pub fn failing_since(&self, within: Duration) -> Option<ConnectError> {
+        let failed_at = self.connect_failed_at_ms.load(Relaxed);
+        if failed_at == 0 || self.open.load(Relaxed) > 0 {
+            return None;
+        }
+        if self.now_ms().saturating_sub(failed_at) >= within.as_millis() as u64 {
+            return None;
+        }
+        self.last_connect_error()
+    }
+}
+
+/// The guide's verdict on a pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[repr(u8)]
+pub enum PoolHealth {
+    /// Utilization under 80 %, average wait under 100 ms, connections available.
+    Healthy = 0,
+    /// Serving, but over 80 % utilization, or waits above 100 ms on average, or briefly saturated.
+    Degraded = 1,
+    /// Saturated (>= 95 % in use or callers waiting) for longer than `exhausted_after`.
+    Exhausted = 2,
+    /// No connection open and the database refuses or cannot be reached.
+    Down = 3,
+}
+
+impl PoolHealth {
+    pub(crate) fn from_u8(v: u8) -> Self {
+        match v {
+            0 => PoolHealth::Healthy,
+            1 => PoolHealth::Degraded,
+            2 => PoolHealth::Exhausted,
+            _ => PoolHealth::Down,
+        }
+    }
+
+    /// True for `Healthy` and `Degraded`: the pool serves queries.
+    pub fn is_serving(self) -> bool {
+        matches!(self, PoolHealth::Healthy | PoolHealth::Degraded)
+    }
+}
+
+/// Acquire-wait latency of successful acquisitions, in milliseconds.
+#[derive(Debug, Clone, Copy, PartialEq, Default, serde::Serialize)]
+pub struct WaitStats {
+    /// Mean over the pool's life.
+    pub avg_ms: f64,
+    /// Mean over the last few seconds (what the health verdict uses).
+    pub recent_avg_ms: f64,
+    /// Median.
+    pub p50_ms: f64,
+    /// 95th percentile.
+    pub p95_ms: f64,
+    /// 99th percentile.
+    pub p99_ms: f64,
+    /// Longest wait seen.
+    pub max_ms: f64,
+}
+
+/// A snapshot of a pool, cheap to take (atomic loads, no lock shared with `execute`).
+///
+/// Counters add up once every call has returned: `acquire_attempts == acquisitions +
+/// timeouts + connect_failures + cancelled_waiting` and `acquisitions == completed +
+/// query_errors + cancelled_running + in_use`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct PoolStats {
+    /// The pool's name (metrics label).
+    pub name: String,
+    /// Open connections, idle or in use.
+    pub connections: u32,
+    /// Open connections nobody holds.
+    pub idle: u32,
+    /// Connections held by a running closure.
+    pub in_use: u32,
+    /// Calls waiting for a connection.
+    pub waiting: u32,
+    /// Connection attempts under way.
+    pub connecting: u32,
+    /// Configured floor.
+    pub min_connections: u32,
+    /// Configured steady target.
+    pub pool_size: u32,
+    /// Configured ceiling.
+    pub max_connections: u32,
+    /// `in_use / max_connections`, 0..1.
+    pub utilization: f64,
+    /// Calls that asked for a connection.
+    pub acquire_attempts: u64,
+    /// Calls that got one.
+    pub acquisitions: u64,
+    /// Calls that gave up after the acquire timeout.
+    pub timeouts: u64,
+    /// Calls that failed because no connection could be opened.
+    pub connect_failures: u64,
+    /// Calls dropped while waiting.
+    pub cancelled_waiting: u64,
+    /// Closures that returned `Ok`.
+    pub completed: u64,
+    /// Closures that returned `Err`.
+    pub query_errors: u64,
+    /// Calls dropped while their closure ran (the connection was discarded, not reused).
+    pub cancelled_running: u64,
+    /// Closures that held a connection past the leak threshold.
+    pub leak_warnings: u64,
+    /// Connections opened over the pool's life.
+    pub connections_created: u64,
+    /// Connections closed over the pool's life.
+    pub connections_closed: u64,
+    /// Failed connection attempts.
+    pub connect_errors: u64,
+    /// Acquire-wait latency.
+    pub acquire_wait: WaitStats,
+    /// The guide's verdict, as of the last maintenance tick.
+    pub health: PoolHealth,
+}
+
+pub(crate) fn snapshot(name: &str, sizes: (u32, u32, u32), c: &Counters) -> PoolStats {
+    let (min_connections, pool_size, max_connections) = sizes;
+    let in_use = c.in_use.load(Relaxed);
+    // A connection is counted open before it is handed out and closed after it is given
+    // back, so a snapshot racing both can only undercount `open`; never report fewer.
+    let connections = c.open.load(Relaxed).max(in_use);
+    let wait = c.wait.summary();
+    PoolStats {
+        name: name.to_owned(),
+        connections,
+        idle: connections.saturating_sub(in_use),
+        in_use,
+        waiting: c.waiting.load(Relaxed),
+        connecting: c.connecting.load(Relaxed),
+        min_connections,
+        pool_size,
+        max_connections,
+        utilization: f64::from(in_use) / f64::from(max_connections.max(1)),
+        acquire_attempts: c.attempts.load(Relaxed),
+        acquisitions: c.acquisitions.load(Relaxed),
+        timeouts: c.timeouts.load(Relaxed),
+        connect_failures: c.connect_failures.load(Relaxed),
+        cancelled_waiting: c.cancelled_waiting.load(Relaxed),
+        completed: c.completed.load(Relaxed),
+        query_errors: c.query_errors.load(Relaxed),
+        cancelled_running: c.cancelled_running.load(Relaxed),
+        leak_warnings: c.leak_warnings.load(Relaxed),
+        connections_created: c.created.load(Relaxed),
+        connections_closed: c.closed.load(Relaxed),
+        connect_errors: c.connect_errors.load(Relaxed),
+        acquire_wait: WaitStats {
+            avg_ms: wait.avg_us / 1e3,
+            recent_avg_ms: c.recent_wait_us.load(Relaxed) as f64 / 1e3,
+            p50_ms: wait.p50_us / 1e3,
+            p95_ms: wait.p95_us / 1e3,
+            p99_ms: wait.p99_us / 1e3,
+            max_ms: wait.max_us / 1e3,
+        },
+        health: PoolHealth::from_u8(c.health.load(Relaxed)),
+    }
+}
+
+/// The verdict for a snapshot, given how long the pool has been saturated.
+pub(crate) fn verdict(
+    s: &PoolStats,
+    saturated_for: Option<Duration>,
+    exhausted_after: Duration,
+    down: bool,
+) -> (PoolHealth, String) {
+    if down {
+        return (
+            PoolHealth::Down,
+            "no connection open and the database cannot be reached".into(),
+        );
+    }
+    if let Some(d) = saturated_for
+        && d >= exhausted_after
+    {
+        return (
+            PoolHealth::Exhausted,
+            format!(
+                "saturated for {:.1}s: {} of {} in use, {} waiting",
+                d.as_secs_f64(),
+                s.in_use,
+                s.max_connections,
+                s.waiting
+            ),
+        );
+    }
+    let mut reasons = Vec::new();
+    if s.utilization >= HEALTHY_UTILIZATION {
+        reasons.push(format!("utilization {:.0}% >= 80%", s.utilization * 100.0));
+    }
+    if s.acquire_wait.recent_avg_ms >= HEALTHY_AVG_WAIT.as_secs_f64() * 1e3 {
+        reasons.push(format!(
+            "average wait {:.1}ms >= 100ms",
+            s.acquire_wait.recent_avg_ms
+        ));
+    }
+    if s.waiting > 0 {
+        reasons.push(format!("{} callers waiting", s.waiting));
+    }
+    if reasons.is_empty() {
+        (
+            PoolHealth::Healthy,
+            format!("utilization {:.0}%", s.utilization * 100.0),
+        )
+    } else {
+        (PoolHealth::Degraded, reasons.join(", "))
+    }
+}
