@@ -1,1 +1,95 @@
+use std::time::{Duration, Instant};
 
+use clip_pool::launcher::{LocalPostgres, PASSWORD, free_port};
+use clip_pool::postgres::{self, ConnectFailure, PgConnectError};
+use clip_pool::{BuildError, PoolError};
+
+use crate::config;
+
+fn failure(e: &BuildError) -> ConnectFailure {
+    match e {
+        BuildError::Connect(c) => c
+            .downcast_ref::<PgConnectError>()
+            .map(PgConnectError::failure)
+            .unwrap_or(ConnectFailure::Other),
+        BuildError::Config(c) => panic!("expected a connection error, got {c}"),
+    }
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_reported_as_such_at_connect_time() {
+    let pg = LocalPostgres::start().await.unwrap();
+    let url = pg.url().replace(PASSWORD, "wrong");
+    let started = Instant::now();
+    let err = postgres::connect(&url, config(4)).await.unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(failure(&err), ConnectFailure::Authentication, "{err}");
+    let text = err.to_string();
+    assert!(text.contains("password authentication failed"), "{text}");
+    assert!(text.contains("check the user and password"), "{text}");
+    assert!(
+        !text.contains("wrong"),
+        "the password must not leak into messages: {text}"
+    );
+}
+
+#[tokio::test]
+async fn a_closed_port_is_reported_as_refused_quickly() {
+    let port = free_port().unwrap();
+    let url = format!("postgres://clip:x@127.0.0.1:{port}/postgres?sslmode=disable");
+    let started = Instant::now();
+    let err = postgres::connect(&url, config(4)).await.unwrap_err();
+    assert!(started.elapsed() < Duration::from_secs(2));
+    assert_eq!(failure(&err), ConnectFailure::Refused, "{err}");
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn an_unknown_database_and_a_bad_url_are_named() {
+    let pg = LocalPostgres::start().await.unwrap();
+    let url = pg.url().replace("/postgres?", "/no_such_db?");
+    let err = postgres::connect(&url, config(2)).await.unwrap_err();
+    assert_eq!(failure(&err), ConnectFailure::UnknownDatabase, "{err}");
+
+    let err = postgres::connect("postgres://u:p@127.0.0.1/db?sslmode=maybe", config(2))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, BuildError::Config(_)) && err.to_string().contains("sslmode"),
+        "{err}"
+    );
+}
+
+#[tokio::test]
+async fn a_lazy_pool_fails_fast_with_the_real_error_while_the_database_is_absent() {
+    let port = free_port().unwrap();
+    let url = format!("postgres://clip:x@127.0.0.1:{port}/postgres?sslmode=disable");
+    let pool = postgres::connect_lazy(&url, config(4)).unwrap();
+    for _ in 0..20 {
+        let started = Instant::now();
+        let err = pool
+            .execute(async |c| c.execute("SELECT 1", &[]).await)
+            .await
+            .unwrap_err();
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "{:?}",
+            started.elapsed()
+        );
+        match err {
+            PoolError::Connect(e) => assert!(e.to_string().contains("refused"), "{e}"),
+            other => panic!("expected a connection error, got {other}"),
+        }
+    }
+    let s = pool.stats();
+    assert_eq!(s.connect_failures, 20);
+    assert_eq!(s.in_use, 0);
+    assert_eq!(pool.health().0, clip_pool::PoolHealth::Down);
+}

@@ -1,1 +1,92 @@
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
 
+use clip_pool::PoolConfig;
+use clip_pool::launcher::LocalPostgres;
+use clip_pool::postgres;
+
+use crate::config;
+
+/// kill -9 of the server under load, then a restart: no call waits past the acquire
+/// timeout, and the pool serves again within a second of the server accepting connections.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pool_survives_a_crash_and_recovers_by_itself() {
+    let mut pg = LocalPostgres::start().await.unwrap();
+    let acquire_timeout = Duration::from_secs(2);
+    let cfg = PoolConfig {
+        acquire_timeout,
+        ..config(8)
+    };
+    let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..16 {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut longest = Duration::ZERO;
+            let mut successes = Vec::new();
+            while !stop.load(Ordering::Relaxed) {
+                let started = Instant::now();
+                let r = pool
+                    .execute(async |c| {
+                        c.query_one("SELECT 1", &[])
+                            .await
+                            .map(|r| r.get::<_, i32>(0))
+                    })
+                    .await;
+                longest = longest.max(started.elapsed());
+                if r.is_ok() {
+                    successes.push(Instant::now());
+                } else {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            }
+            (longest, successes)
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    pg.kill9();
+    let killed_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    pg.restart().await.unwrap();
+    let accepting_at = Instant::now();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    stop.store(true, Ordering::Relaxed);
+
+    let mut longest = Duration::ZERO;
+    let mut first_after_restart: Option<Instant> = None;
+    let mut successes_while_down = 0;
+    for w in workers {
+        let (l, successes) = w.await.unwrap();
+        longest = longest.max(l);
+        for t in successes {
+            if t > killed_at + Duration::from_millis(200) && t < accepting_at {
+                successes_while_down += 1;
+            }
+            if t >= accepting_at {
+                first_after_restart = Some(first_after_restart.map_or(t, |f| f.min(t)));
+            }
+        }
+    }
+    assert!(
+        longest <= acquire_timeout + Duration::from_millis(500),
+        "a call waited {longest:?}"
+    );
+    assert_eq!(successes_while_down, 0);
+    let recovered_in =
+        first_after_restart.expect("no call succeeded after the restart") - accepting_at;
+    assert!(
+        recovered_in < Duration::from_secs(1),
+        "recovered after {recovered_in:?}"
+    );
+    let s = pool.stats();
+    assert_eq!(s.in_use, 0);
+    assert_eq!(s.waiting, 0);
+    assert!(s.connect_failures > 0 || s.query_errors > 0, "{s:?}");
+    assert_eq!(
+        s.acquire_attempts,
+        s.acquisitions + s.timeouts + s.connect_failures + s.cancelled_waiting
+    );
+    assert!(pool.health().0.is_serving(), "{:?}", pool.health());
+}

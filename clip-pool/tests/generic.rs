@@ -1,0 +1,120 @@
+//! The pool over a manager that is not PostgreSQL: any bb8 manager works.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::time::Duration;
+
+use clip_pool::{BuildError, Pool, PoolConfig, PoolError, PoolHealth};
+
+/// Connections are numbers; the "server" can be switched off.
+#[derive(Default)]
+struct Numbers {
+    next: AtomicU32,
+    down: Arc<AtomicBool>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("number server is down")]
+struct Down;
+
+impl bb8::ManageConnection for Numbers {
+    type Connection = u32;
+    type Error = Down;
+    async fn connect(&self) -> Result<u32, Down> {
+        if self.down.load(Ordering::SeqCst) {
+            return Err(Down);
+        }
+        Ok(self.next.fetch_add(1, Ordering::SeqCst))
+    }
+    async fn is_valid(&self, _: &mut u32) -> Result<(), Down> {
+        Ok(())
+    }
+    fn has_broken(&self, _: &mut u32) -> bool {
+        self.down.load(Ordering::SeqCst)
+    }
+}
+
+fn cfg() -> PoolConfig {
+    PoolConfig {
+        min_connections: 2,
+        pool_size: 3,
+        max_connections: 4,
+        acquire_timeout: Duration::from_millis(300),
+        maintenance_interval: Duration::from_millis(20),
+        ..PoolConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn warms_the_floor_then_grows_to_the_target() {
+    let pool = Pool::new(Numbers::default(), cfg()).await.unwrap();
+    assert!(pool.stats().connections >= 2);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(pool.stats().connections, 3, "{:?}", pool.stats());
+    let got: u32 = pool.execute(async |n| Ok::<_, Down>(*n)).await.unwrap();
+    assert!(got < 3);
+}
+
+#[tokio::test]
+async fn a_dead_server_fails_fast_and_the_pool_recovers() {
+    let manager = Numbers::default();
+    let down = manager.down.clone();
+    let pool = Pool::new(manager, cfg()).await.unwrap();
+    down.store(true, Ordering::SeqCst);
+    let err = pool.execute(async |n| Ok::<_, Down>(*n)).await.unwrap_err();
+    assert!(matches!(err, PoolError::Connect(_)), "{err:?}");
+    assert_eq!(
+        err.to_string(),
+        "cannot connect to the database: number server is down"
+    );
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(pool.health().0, PoolHealth::Down);
+    down.store(false, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pool.execute(async |n| Ok::<_, Down>(*n)).await.unwrap();
+    assert!(pool.health().0.is_serving());
+}
+
+#[tokio::test]
+async fn building_against_a_dead_server_returns_its_error() {
+    let manager = Numbers::default();
+    manager.down.store(true, Ordering::SeqCst);
+    let err = Pool::new(manager, cfg()).await.unwrap_err();
+    assert!(matches!(err, BuildError::Connect(_)), "{err}");
+    let bad = PoolConfig {
+        pool_size: 9,
+        ..cfg()
+    };
+    let err = Pool::new(Numbers::default(), bad).await.unwrap_err();
+    assert!(err.to_string().contains("DB_POOL_SIZE"), "{err}");
+}
+
+#[tokio::test]
+async fn sustained_saturation_reads_exhausted() {
+    let cfg = PoolConfig {
+        exhausted_after: Duration::from_millis(100),
+        acquire_timeout: Duration::from_secs(2),
+        ..cfg()
+    };
+    let pool = Pool::new(Numbers::default(), cfg).await.unwrap();
+    let mut holders = Vec::new();
+    for _ in 0..4 {
+        let pool = pool.clone();
+        holders.push(tokio::spawn(async move {
+            pool.execute(async |_| {
+                tokio::time::sleep(Duration::from_millis(500)).await;
+                Ok::<_, Down>(())
+            })
+            .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(350)).await;
+    let (health, why) = pool.health();
+    assert_eq!(health, PoolHealth::Exhausted, "{why}");
+    assert!(why.contains("4 of 4 in use"), "{why}");
+    for h in holders {
+        h.await.unwrap().unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(pool.health().0, PoolHealth::Healthy, "{:?}", pool.health());
+}
