@@ -1,8 +1,6 @@
 //! `execute` overhead against raw `bb8::Pool::get` plus the same query, on one connection
 //! to a local PostgreSQL; and the cost of `stats()`.
 
-use std::time::Duration;
-
 use clip_pool::PoolConfig;
 use clip_pool::launcher::LocalPostgres;
 use criterion::{Criterion, criterion_group, criterion_main};
@@ -17,21 +15,10 @@ fn bench(c: &mut Criterion) {
         min_connections: 1,
         pool_size: 1,
         max_connections: 1,
-        leak_threshold: None,
         ..PoolConfig::default()
     };
     let ours = rt
         .block_on(clip_pool::postgres::connect(&pg.url(), one.clone()))
-        .expect("pool");
-    let with_leak_timer = rt
-        .block_on(clip_pool::postgres::connect(
-            &pg.url(),
-            PoolConfig {
-                leak_threshold: Some(Duration::from_secs(30)),
-                name: "leak-timer".into(),
-                ..one
-            },
-        ))
         .expect("pool");
     let raw = rt.block_on(async {
         let config: tokio_postgres::Config = pg.url().parse().expect("url");
@@ -64,18 +51,6 @@ fn bench(c: &mut Criterion) {
             })
             .await
             .expect("execute")
-        })
-    });
-    g.bench_function("clip_pool_execute_with_leak_timer", |b| {
-        b.to_async(&rt).iter(|| async {
-            with_leak_timer
-                .execute(async |c| {
-                    c.query_one("SELECT 1", &[])
-                        .await
-                        .map(|r| r.get::<_, i32>(0))
-                })
-                .await
-                .expect("execute")
         })
     });
     g.finish();

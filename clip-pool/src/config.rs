@@ -25,8 +25,8 @@ pub struct PoolConfig {
     /// Connections older than this are closed and replaced (`DB_MAX_LIFETIME` ms, default
     /// 30 min); `None` keeps them forever.
     pub max_lifetime: Option<Duration>,
-    /// A closure holding a connection longer than this is logged as a probable leak
-    /// (`DB_LEAK_THRESHOLD` ms, default 30 s); `None` disables the warning.
+    /// A closure holding a connection longer than this is logged as a probable leak, once,
+    /// by the maintenance task (`DB_LEAK_THRESHOLD` ms, default 30 s); `None` disables it.
     pub leak_threshold: Option<Duration>,
     /// How long the pool must stay saturated (waiters, or >= 95 % in use) before its health
     /// reads exhausted (`DB_EXHAUSTED_AFTER` ms, default 5 s).

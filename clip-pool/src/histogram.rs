@@ -42,7 +42,8 @@ fn upper_edge(bucket: usize) -> u64 {
     let i = bucket - LINEAR as usize;
     let exp = (i / 8) as u32 + 4;
     let sub = (i % 8) as u64;
-    ((8 + sub + 1) << (exp - SUB_BITS)) - 1
+    let edge = ((8 + sub as u128 + 1) << (exp - SUB_BITS)) - 1;
+    u64::try_from(edge).unwrap_or(u64::MAX)
 }
 
 impl LatencyHistogram {

@@ -2,12 +2,35 @@
 //! time-limit and record connection attempts, and discard connections left dirty.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering::Relaxed;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::time::Duration;
 
 use crate::Manager;
 use crate::stats::Counters;
 use crate::{ConnectError, ConnectTimeout};
+
+/// When a lent connection was lent, for leak warnings by the maintenance task.
+#[derive(Default)]
+pub(crate) struct Lease {
+    /// Millis since the pool's epoch when the closure started; 0 while not lent.
+    pub since_ms: AtomicU64,
+    /// Whether this lending has already been reported.
+    pub warned: AtomicBool,
+}
+
+impl Lease {
+    /// The closure is done; closes the story of a reported leak.
+    pub fn end(&self, pool: &str, counters: &Counters) {
+        let since = self.since_ms.swap(0, Relaxed);
+        if self.warned.swap(false, Relaxed) {
+            tracing::warn!(
+                pool,
+                held_for = ?Duration::from_millis(counters.now_ms().saturating_sub(since)),
+                "connection given back after a leak warning"
+            );
+        }
+    }
+}
 
 /// A user's connection as the pool holds it.
 pub(crate) struct Tracked<C> {
@@ -16,6 +39,7 @@ pub(crate) struct Tracked<C> {
     /// so the connection is closed instead of reused (it may hold an open transaction or
     /// a half-read result).
     pub dirty: bool,
+    pub lease: Arc<Lease>,
     counters: Arc<Counters>,
 }
 
@@ -49,9 +73,12 @@ impl<M: Manager> Managed<M> {
                 c.open.fetch_add(1, Relaxed);
                 c.created.fetch_add(1, Relaxed);
                 c.record_connect_success();
+                let lease = Arc::new(Lease::default());
+                c.register_lease(&lease);
                 Ok(Tracked {
                     conn,
                     dirty: false,
+                    lease,
                     counters: c.clone(),
                 })
             }

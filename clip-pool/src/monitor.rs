@@ -72,6 +72,11 @@ async fn maintain<M: Manager>(inner: &Inner<M>, history: &mut History) {
         c.recent_wait_us.store(recent, Relaxed);
     }
 
+    if let Some(threshold) = cfg.leak_threshold {
+        let found = c.warn_leaks(&cfg.name, threshold);
+        inner.metrics.leak_warnings.increment(found);
+    }
+
     let mut stats = snapshot(
         &cfg.name,
         (cfg.min_connections, cfg.pool_size, cfg.max_connections),

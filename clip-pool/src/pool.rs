@@ -9,6 +9,8 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::Manager;
+use tokio::sync::{Semaphore, SemaphorePermit};
+
 use crate::managed::{Managed, Tracked};
 use crate::metrics::PoolMetrics;
 use crate::stats::{Counters, PoolHealth, PoolStats, snapshot};
@@ -45,11 +47,14 @@ pub(crate) struct Inner<M: Manager> {
     pub counters: Arc<Counters>,
     pub config: PoolConfig,
     pub metrics: PoolMetrics,
+    /// One permit per connection, handed out in arrival order.
+    pub permits: Semaphore,
 }
 
 /// A connection lent by the pool; given back (or discarded when dirty or broken) on drop.
 pub(crate) struct Lent<'a, M: Manager> {
     conn: bb8::PooledConnection<'a, Managed<M>>,
+    _permit: SemaphorePermit<'a>,
     counters: &'a Counters,
     finished: bool,
 }
@@ -127,6 +132,7 @@ where
             bb8,
             managed: managed(),
             metrics: PoolMetrics::new(&config.name),
+            permits: Semaphore::new(config.max_connections as usize),
             counters,
             config,
         });
@@ -176,13 +182,11 @@ where
         let counters = &self.inner.counters;
         let tracked = lent.tracked();
         tracked.dirty = true;
-        let result = match self.inner.config.leak_threshold {
-            Some(threshold) => {
-                self.with_leak_warning(f(&mut tracked.conn), threshold)
-                    .await
-            }
-            None => f(&mut tracked.conn).await,
-        };
+        // The maintenance task reads the lease to warn about leaks: two atomic stores here
+        // instead of a timer per call.
+        tracked.lease.since_ms.store(counters.now_ms(), Relaxed);
+        let result = f(&mut tracked.conn).await;
+        tracked.lease.end(&self.inner.config.name, counters);
         // Completed: whatever the closure opened it also closed (a dropped transaction
         // guard rolls back); only a cancelled closure leaves the connection dirty.
         tracked.dirty = false;
@@ -192,31 +196,6 @@ where
             Err(_) => counters.query_errors.fetch_add(1, Relaxed),
         };
         result
-    }
-
-    async fn with_leak_warning<O>(&self, work: impl Future<Output = O>, threshold: Duration) -> O {
-        let mut work = pin!(work);
-        let started = Instant::now();
-        tokio::select! {
-            biased;
-            out = &mut work => return out,
-            () = tokio::time::sleep(threshold) => {}
-        }
-        self.inner.counters.leak_warnings.fetch_add(1, Relaxed);
-        self.inner.metrics.leak_warnings.increment(1);
-        tracing::warn!(
-            pool = %self.inner.config.name,
-            held_for = ?started.elapsed(),
-            threshold = ?threshold,
-            "connection held past the leak threshold: a closure is slow, stuck, or never gives it back"
-        );
-        let out = work.await;
-        tracing::warn!(
-            pool = %self.inner.config.name,
-            held_for = ?started.elapsed(),
-            "connection given back after a leak warning"
-        );
-        out
     }
 
     /// Waits for a healthy connection, bounded by the acquire timeout.
@@ -237,7 +216,7 @@ where
         drop(waiting);
         let waited = started.elapsed();
         match result {
-            Ok(conn) => {
+            Ok((permit, conn)) => {
                 c.acquisitions.fetch_add(1, Relaxed);
                 c.wait.record(waited);
                 inner.metrics.acquire_seconds.record(waited.as_secs_f64());
@@ -245,6 +224,7 @@ where
                 c.peak_in_use.fetch_max(in_use, Relaxed);
                 Ok(Lent {
                     conn,
+                    _permit: permit,
                     counters: c,
                     finished: false,
                 })
@@ -268,42 +248,48 @@ where
     async fn acquire_until(
         &self,
         deadline: Instant,
-    ) -> Result<bb8::PooledConnection<'_, Managed<M>>, AcquireError> {
+    ) -> Result<(SemaphorePermit<'_>, bb8::PooledConnection<'_, Managed<M>>), AcquireError> {
         let inner = &*self.inner;
+        // While the database is known to be down, fail at once with its error; one call per
+        // back-off period goes through and probes.
+        if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
+            return Err(AcquireError::Connect(e));
+        }
+        // bb8 lets a caller that arrives as a connection comes back take it ahead of the
+        // waiter it woke, so under load some waiters starve until they time out. A fair
+        // (FIFO) semaphore with one permit per connection puts callers in line first.
+        let permit = self
+            .wait_for(deadline, inner.permits.acquire())
+            .await?
+            .map_err(|_| AcquireError::timeout())?;
         loop {
-            // While the database is known to be down, fail at once with its error; one call
-            // per back-off period goes through and probes.
-            if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
-                return Err(AcquireError::Connect(e));
-            }
-            let mut conn = self.get_until(deadline).await?;
+            let mut conn = self
+                .wait_for(deadline, inner.bb8.get())
+                .await?
+                .map_err(|_| AcquireError::timeout())?;
             // A connection the server closed (restart, failover, idle kill) is evicted here,
             // before the caller sees it.
             if inner.managed.manager.has_broken(&mut conn.conn) {
                 conn.dirty = true;
                 continue;
             }
-            return Ok(conn);
+            return Ok((permit, conn));
         }
     }
 
-    /// bb8's `get`, raced against connection failures: when nothing is open and an attempt
-    /// fails, waiting longer is pointless.
-    async fn get_until(
+    /// Awaits `wait` until the deadline, giving up early when nothing is open and a
+    /// connection attempt fails: waiting longer would be pointless.
+    async fn wait_for<T>(
         &self,
         deadline: Instant,
-    ) -> Result<bb8::PooledConnection<'_, Managed<M>>, AcquireError> {
+        wait: impl Future<Output = T>,
+    ) -> Result<T, AcquireError> {
         let inner = &*self.inner;
-        let timeout = || AcquireError::Timeout {
-            waited: Duration::ZERO,
-            waiting: 0,
-            max_connections: 0,
-        };
-        let mut get = pin!(tokio::time::timeout_at(deadline.into(), inner.bb8.get()));
-        // Fast path: an idle connection is there, no notification needed.
-        if let Poll::Ready(r) = std::future::poll_fn(|cx| Poll::Ready(get.as_mut().poll(cx))).await
+        let mut wait = pin!(tokio::time::timeout_at(deadline.into(), wait));
+        // Fast path: ready at once (an idle connection, a free permit), no notification needed.
+        if let Poll::Ready(r) = std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await
         {
-            return r.map_err(|_| timeout())?.map_err(|_| timeout());
+            return r.map_err(|_| AcquireError::timeout());
         }
         loop {
             let failed = inner.counters.connect_failed.notified();
@@ -314,7 +300,7 @@ where
             }
             tokio::select! {
                 biased;
-                r = &mut get => return r.map_err(|_| timeout())?.map_err(|_| timeout()),
+                r = &mut wait => return r.map_err(|_| AcquireError::timeout()),
                 () = failed => {
                     if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
                         return Err(AcquireError::Connect(e));
@@ -375,6 +361,17 @@ pub(crate) enum AcquireError {
         max_connections: u32,
     },
     Connect(ConnectError),
+}
+
+impl AcquireError {
+    /// A timeout whose figures `acquire` fills in.
+    fn timeout() -> Self {
+        AcquireError::Timeout {
+            waited: Duration::ZERO,
+            waiting: 0,
+            max_connections: 0,
+        }
+    }
 }
 
 impl<E> PoolError<E> {

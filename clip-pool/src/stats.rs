@@ -1,14 +1,15 @@
 //! Live counters of a pool (lock-free on the hot path), the snapshot callers read, and
 //! the health verdict the guide's thresholds give.
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use tokio::sync::Notify;
 
 use crate::ConnectError;
 use crate::histogram::LatencyHistogram;
+use crate::managed::Lease;
 
 /// Utilization under which the guide calls a pool healthy.
 pub const HEALTHY_UTILIZATION: f64 = 0.80;
@@ -46,6 +47,8 @@ pub(crate) struct Counters {
     /// Millis since `epoch` of the last failed connection attempt, 0 when the last succeeded.
     pub connect_failed_at_ms: AtomicU64,
     pub last_connect_error: Mutex<Option<ConnectError>>,
+    /// Leases of the open connections (pruned as connections close), for leak warnings.
+    pub leases: Mutex<Vec<Weak<Lease>>>,
     /// Woken when a connection attempt fails, so waiters can fail fast when nothing is open.
     pub connect_failed: Notify,
     pub health: AtomicU8,
@@ -77,6 +80,7 @@ impl Counters {
             saturated_since_ms: AtomicU64::new(0),
             connect_failed_at_ms: AtomicU64::new(0),
             last_connect_error: Mutex::new(None),
+            leases: Mutex::new(Vec::new()),
             connect_failed: Notify::new(),
             health: AtomicU8::new(PoolHealth::Healthy as u8),
         }
@@ -94,6 +98,41 @@ impl Counters {
         }
         self.connect_failed_at_ms.store(self.now_ms(), Relaxed);
         self.connect_failed.notify_waiters();
+    }
+
+    pub fn register_lease(&self, lease: &Arc<Lease>) {
+        if let Ok(mut leases) = self.leases.lock() {
+            leases.retain(|l| l.strong_count() > 0);
+            leases.push(Arc::downgrade(lease));
+        }
+    }
+
+    /// Reports, once each, the closures holding a connection for longer than `threshold`.
+    pub fn warn_leaks(&self, pool: &str, threshold: Duration) -> u64 {
+        let now = self.now_ms();
+        let threshold_ms = threshold.as_millis() as u64;
+        let Ok(leases) = self.leases.lock() else {
+            return 0;
+        };
+        let mut found = 0;
+        for lease in leases.iter().filter_map(Weak::upgrade) {
+            let since = lease.since_ms.load(Relaxed);
+            if since == 0
+                || now.saturating_sub(since) < threshold_ms
+                || lease.warned.swap(true, Relaxed)
+            {
+                continue;
+            }
+            found += 1;
+            tracing::warn!(
+                pool,
+                held_for = ?Duration::from_millis(now - since),
+                threshold = ?threshold,
+                "connection held past the leak threshold: a closure is slow, stuck, or never gives it back"
+            );
+        }
+        self.leak_warnings.fetch_add(found, Relaxed);
+        found
     }
 
     pub fn record_connect_success(&self) {

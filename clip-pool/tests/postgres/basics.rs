@@ -206,7 +206,8 @@ async fn holding_a_connection_past_the_leak_threshold_is_reported() {
         ..config(2)
     };
     let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
-    pool.execute(async |c| c.execute("SELECT pg_sleep(0.3)", &[]).await)
+    // Checked once per maintenance tick (100 ms in these tests).
+    pool.execute(async |c| c.execute("SELECT pg_sleep(0.6)", &[]).await)
         .await
         .unwrap();
     pool.execute(async |c| c.execute("SELECT 1", &[]).await)
