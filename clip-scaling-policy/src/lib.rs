@@ -26,6 +26,7 @@ mod decision;
 mod error;
 mod metrics;
 mod policy;
+pub mod sim;
 mod state;
 
 pub use config::{MetricRule, ScalingConfig, StepPolicy};
