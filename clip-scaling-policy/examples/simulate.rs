@@ -67,9 +67,6 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
     let config = ScalingConfig::from_env()?;
     let model = CapacityModel::default();
     println!("{}", Report::HEADER);
-    println!(
-        "|----------|------------|----------------|-------------------|---------|-----------|------|"
-    );
     for trace in &traces {
         let mut ours =
             PolicyAutoscaler::new(ScalingPolicy::new(config.clone())?, model.initial_instances);

@@ -627,3 +627,48 @@ fn the_message_is_one_line_with_values_thresholds_and_limits() {
         "{d}"
     );
 }
+
+#[test]
+fn the_messages_quoted_in_the_readme_are_real() {
+    let p = policy();
+    let mut state = ScalingState::new(3);
+    let d = p.decide(&with(|m| m.cpu_percent = Some(90.0)), &state, at(0.0));
+    state.record(&d, at(0.0));
+    state.set_ready(Some(4));
+    let d = p.decide(&with(|m| m.cpu_percent = Some(90.0)), &state, at(30.0));
+    assert_eq!(
+        d.message(),
+        "hold at 4: cpu 90.0% > 70.0% (wants 6); scale-up cooldown: 30 s left"
+    );
+
+    let mut state = ScalingState::new(10);
+    let d = p.decide(&mid(), &state, at(0.0));
+    state.record(&d, at(0.0));
+    let d = p.decide(&quiet(), &state, at(15.0));
+    assert_eq!(
+        d.message(),
+        "hold at 10: every metric below its scale-down threshold (wants 7); stabilization: highest recent recommendation is 10"
+    );
+    let d = p.decide(
+        &Metrics {
+            queue_length: None,
+            ..idle()
+        },
+        &ScalingState::new(10),
+        at(0.0),
+    );
+    assert_eq!(
+        d.message(),
+        "hold at 10: no scale-down while queue_length is missing or invalid"
+    );
+    let d = ScalingPolicy::new(ScalingConfig {
+        enabled: false,
+        ..ScalingConfig::default()
+    })
+    .expect("valid")
+    .decide(&mid(), &ScalingState::new(3), at(0.0));
+    assert_eq!(
+        d.message(),
+        "hold at 3: auto-scaling disabled (AUTO_SCALING_ENABLED=false)"
+    );
+}

@@ -15,6 +15,21 @@
 //! removed first). A tick violates the SLO when demand exceeds ready capacity (`u > 1`) or the
 //! p95 is above `slo_p95`. The autoscaler sees the metrics of the tick and its decision is
 //! applied at once.
+//!
+//! ```
+//! use clip_scaling_policy::sim::{self, CapacityModel, HpaBaseline, PolicyAutoscaler, Shape, Trace};
+//! use clip_scaling_policy::{ScalingConfig, ScalingPolicy};
+//!
+//! let trace = Trace::builtin(Shape::Spike, 86_400.0, 15.0); // a day, a point every 15 s
+//! let model = CapacityModel::default();
+//! let config = ScalingConfig::default();
+//! let mut ours = PolicyAutoscaler::new(ScalingPolicy::new(config.clone())?, 3);
+//! let ours = sim::simulate(&trace, &model, &mut ours);
+//! let hpa = sim::simulate(&trace, &model, &mut HpaBaseline::new(&config));
+//! assert!(ours.report.slo_violation_minutes < hpa.report.slo_violation_minutes);
+//! println!("{}\n{}\n{}", sim::Report::HEADER, ours.report, hpa.report);
+//! # Ok::<(), clip_scaling_policy::ScalingError>(())
+//! ```
 
 mod autoscaler;
 mod svg;
@@ -105,8 +120,10 @@ pub struct Report {
 }
 
 impl Report {
-    /// Column headings matching the `Display` rows.
-    pub const HEADER: &'static str = "| trace    | autoscaler | instance-hours | SLO-violation min | actions | reversals | peak |";
+    /// Column headings matching the `Display` rows (a Markdown table header, two lines).
+    pub const HEADER: &'static str = "\
+| trace    | autoscaler | instance-hours | SLO-violation min | actions | reversals | peak |
+|----------|------------|---------------:|------------------:|--------:|----------:|-----:|";
 }
 
 impl fmt::Display for Report {
