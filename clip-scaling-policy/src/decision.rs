@@ -274,6 +274,20 @@ impl fmt::Display for Decision {
         if let Some(n) = l.bound {
             write!(f, "; bound: {n}")?;
         }
+        if !matches!(r.rule, Rule::MissingMetric { .. }) {
+            let mut missing = r
+                .readings
+                .iter()
+                .filter(|x| matches!(x.verdict, Verdict::Missing | Verdict::Invalid))
+                .peekable();
+            if missing.peek().is_some() {
+                f.write_str("; missing or invalid (never a reason to scale down):")?;
+                for (i, reading) in missing.enumerate() {
+                    let sep = if i == 0 { " " } else { ", " };
+                    write!(f, "{sep}{}", reading.metric.name())?;
+                }
+            }
+        }
         Ok(())
     }
 }

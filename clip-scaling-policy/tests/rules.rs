@@ -617,7 +617,8 @@ fn the_message_is_one_line_with_values_thresholds_and_limits() {
     );
     assert_eq!(
         d.message(),
-        "scale up 3 -> 7: queue_length 120.0 jobs > 50.0 jobs (wants 8); step policy: at most 7 this period"
+        "scale up 3 -> 7: queue_length 120.0 jobs > 50.0 jobs (wants 8); step policy: at most 7 this period; \
+         missing or invalid (never a reason to scale down): cpu, memory, request_rate, p95"
     );
     let d = p.decide(&mid(), &ScalingState::new(5), at(0.0));
     assert!(!d.message().contains('\n'));

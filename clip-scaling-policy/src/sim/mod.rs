@@ -41,7 +41,7 @@ use std::time::{Duration, UNIX_EPOCH};
 
 pub use autoscaler::{Autoscaler, Fleet, HpaBaseline, PolicyAutoscaler};
 pub use svg::render_svg;
-pub use trace::{Shape, Trace, TracePoint};
+pub use trace::{MAX_TRACE_SECS, Shape, Trace, TracePoint};
 
 use crate::Metrics;
 
@@ -58,7 +58,7 @@ pub struct CapacityModel {
     pub slo_p95: Duration,
     /// Time from a scale-up to the new instance serving (60 s).
     pub startup_delay: Duration,
-    /// Simulation step and decision interval (15 s).
+    /// Simulation step and decision interval (15 s; at least 1 s).
     pub tick: Duration,
     /// Instances at the start (3, all ready).
     pub initial_instances: u32,
@@ -151,11 +151,13 @@ pub struct Run {
     pub samples: Vec<Sample>,
 }
 
-/// Replays `trace` through `autoscaler` over `model`.
+/// Replays `trace` through `autoscaler` over `model` (at most [`MAX_TRACE_SECS`] of it).
 pub fn simulate(trace: &Trace, model: &CapacityModel, autoscaler: &mut dyn Autoscaler) -> Run {
-    let tick = model.tick.as_secs_f64().max(1e-3);
+    let tick = model.tick.as_secs_f64().max(1.0);
     let start = trace.points.first().map_or(0.0, |p| p.at_secs);
-    let ticks = (trace.duration_secs() / tick).floor() as u64 + 1;
+    // A hand-built trace may be longer than a CSV one may; replay at most a year of it.
+    let duration = trace.duration_secs().clamp(0.0, MAX_TRACE_SECS);
+    let ticks = (duration / tick).floor() as u64 + 1;
     let epoch = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 
     let mut ready = model.initial_instances;
@@ -176,7 +178,7 @@ pub fn simulate(trace: &Trace, model: &CapacityModel, autoscaler: &mut dyn Autos
         decisions: 0,
     };
     let mut last_direction: Option<bool> = None;
-    let mut samples = Vec::with_capacity(ticks as usize);
+    let mut samples = Vec::with_capacity(ticks.min(1 << 20) as usize);
 
     for i in 0..ticks {
         let t = start + i as f64 * tick;

@@ -85,15 +85,18 @@ impl Shape {
     }
 }
 
+/// Longest trace the simulator replays: a year.
+pub const MAX_TRACE_SECS: f64 = 366.0 * 86_400.0;
+
 /// Jobs queued per request, for the built-in shapes (one clip job per thousand requests).
 const JOBS_PER_REQUEST: f64 = 0.001;
 
 impl Trace {
-    /// A built-in shape, `duration_secs` long, one point every `step_secs`, with deterministic
-    /// noise (the same trace every run).
+    /// A built-in shape, `duration_secs` long (at most [`MAX_TRACE_SECS`]), one point every
+    /// `step_secs` (at least 1 s), with deterministic noise (the same trace every run).
     pub fn builtin(shape: Shape, duration_secs: f64, step_secs: f64) -> Self {
         let step = step_secs.max(1.0);
-        let n = (duration_secs.max(step) / step) as u64;
+        let n = (duration_secs.clamp(step, MAX_TRACE_SECS) / step) as u64;
         let noise = if shape == Shape::Steady { 0.10 } else { 0.05 };
         let points = (0..n)
             .map(|i| {
@@ -139,6 +142,12 @@ impl Trace {
                     Some(v) if v.is_finite() && *v >= 0.0 => *slot = *v,
                     _ => return Err(bad(format!("{field:?} is not a number >= 0"))),
                 }
+            }
+            if values[0] > MAX_TRACE_SECS {
+                return Err(bad(format!(
+                    "time {} is beyond the simulator's limit of {MAX_TRACE_SECS} s (a year)",
+                    values[0]
+                )));
             }
             if let Some(last) = points.last()
                 && values[0] <= last.at_secs
