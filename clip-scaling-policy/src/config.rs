@@ -51,7 +51,8 @@ pub struct StepPolicy {
 impl StepPolicy {
     /// Largest change allowed from `start` instances within one period.
     pub fn allowed_change(&self, start: u32) -> u32 {
-        let by_percent = (u64::from(start) * u64::from(self.max_percent) / 100) as u32;
+        let by_percent = u64::from(start) * u64::from(self.max_percent) / 100;
+        let by_percent = u32::try_from(by_percent).unwrap_or(u32::MAX);
         by_percent.max(self.max_instances)
     }
 }

@@ -230,7 +230,7 @@ impl ScalingState {
             .rev()
             .take_while(|e| within(e.at, warmup, now))
             .filter(|e| e.action == Action::ScaleUp)
-            .fold(0u32, |n, e| n.saturating_add(e.to - e.from))
+            .fold(0u32, |n, e| n.saturating_add(e.to.saturating_sub(e.from)))
     }
 
     /// Instances counted as serving capacity at `now`.

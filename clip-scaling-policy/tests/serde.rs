@@ -71,3 +71,32 @@ fn config_metrics_decision_and_state_round_trip_through_json() {
     }
     assert_eq!(policy.decide(&idle(), &restored, at(30.0)).target, 9);
 }
+
+#[test]
+fn a_tampered_persisted_state_cannot_make_decide_panic() {
+    let policy = ScalingPolicy::new(ScalingConfig::default()).expect("valid");
+    let mut state = ScalingState::new(5);
+    let d = policy.decide(
+        &Metrics {
+            cpu_percent: Some(99.0),
+            ..idle()
+        },
+        &state,
+        at(0.0),
+    );
+    state.record(&d, at(0.0));
+    let mut json = serde_json::to_value(&state).expect("serialize");
+    // An edited file: a "scale-up" event that went down, a huge count, readiness above it.
+    json["events"][0]["from"] = 4_000_000_000u32.into();
+    json["current"] = u32::MAX.into();
+    json["ready"] = u32::MAX.into();
+    let tampered: ScalingState = serde_json::from_value(json).expect("still well-typed");
+    for secs in [1.0, 30.0, 400.0] {
+        let d = policy.decide(&quiet(), &tampered, at(secs));
+        assert_eq!(
+            (d.action, d.target),
+            (Action::ScaleDown, 20),
+            "brought back into bounds: {d}"
+        );
+    }
+}

@@ -135,12 +135,15 @@ impl HpaBaseline {
         desired.unwrap_or(fleet.instances)
     }
 
-    fn changed_in_period(&self, up: bool, period: Duration, now: SystemTime) -> i64 {
-        self.changes
+    /// Instances added (`up`) or removed within the last `period`.
+    fn changed_in_period(&self, up: bool, period: Duration, now: SystemTime) -> u32 {
+        let total: i64 = self
+            .changes
             .iter()
             .filter(|(at, c)| within(*at, period, now) && (*c > 0) == up)
             .map(|(_, c)| c.abs())
-            .sum()
+            .sum();
+        u32::try_from(total).unwrap_or(u32::MAX)
     }
 }
 
@@ -171,12 +174,11 @@ impl Autoscaler for HpaBaseline {
             target = highest.min(current);
         }
         if target > current {
-            let start =
-                current.saturating_sub(self.changed_in_period(true, self.up.period, now) as u32);
+            let start = current.saturating_sub(self.changed_in_period(true, self.up.period, now));
             target = target.min(start.saturating_add(self.up.allowed_change(start)));
         } else if target < current {
             let start =
-                current.saturating_add(self.changed_in_period(false, self.down.period, now) as u32);
+                current.saturating_add(self.changed_in_period(false, self.down.period, now));
             target = target.max(start.saturating_sub(self.down.allowed_change(start)));
         }
         let target = target.clamp(self.min, self.max);
