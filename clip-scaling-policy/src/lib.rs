@@ -1,7 +1,39 @@
 //! # clip-scaling-policy
 //!
-//! A pure, explainable scaling-decision engine (no async, no I/O, no clock) and a trace simulator.
+//! A pure, explainable scaling-decision engine (no async, no I/O, no clock: the caller passes
+//! `now`) and a trace simulator to compare it with an HPA-style baseline.
 //!
-//! Not built yet: this crate is a placeholder of the workspace layout (see the crate README).
+//! ```
+//! use std::time::SystemTime;
+//! use clip_scaling_policy::{Action, Metrics, ScalingConfig, ScalingPolicy, ScalingState};
+//!
+//! let policy = ScalingPolicy::new(ScalingConfig::default())?; // the guide's defaults
+//! let mut state = ScalingState::new(3);
+//! let now = SystemTime::now();
+//! let m = Metrics { cpu_percent: Some(85.0), ..Metrics::default() };
+//! let d = policy.decide(&m, &state, now);
+//! assert_eq!(d.action, Action::ScaleUp);
+//! assert_eq!(d.target, 4); // ceil(3 * 85 / 70)
+//! println!("{d}"); // scale up 3 -> 4: cpu 85.0% > 70.0% (wants 4)
+//! state.record(&d, now);
+//! # Ok::<(), clip_scaling_policy::ScalingError>(())
+//! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+
+mod config;
+mod decision;
+mod error;
+mod metrics;
+mod policy;
+pub mod sim;
+mod state;
+
+pub use config::{MetricRule, ScalingConfig, StepPolicy};
+pub use decision::{
+    Action, CooldownLimit, Decision, Direction, Limits, Reading, Reasons, Rule, Verdict,
+};
+pub use error::ScalingError;
+pub use metrics::{MetricKind, Metrics};
+pub use policy::ScalingPolicy;
+pub use state::{DEFAULT_EVENT_CAPACITY, Override, ScalingEvent, ScalingState};

@@ -1,0 +1,257 @@
+//! The decision engine: metrics and state in, an explained [`Decision`] out. Pure: no clock,
+//! no I/O, no allocation.
+
+use std::time::{Duration, SystemTime};
+
+use crate::decision::{CooldownLimit, Direction, Limits, Reading, Reasons, Rule, Verdict};
+use crate::{Action, Decision, MetricKind, Metrics, ScalingConfig, ScalingError, ScalingState};
+
+/// A validated scaling policy. Cheap to share; `decide` takes `&self`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ScalingPolicy {
+    config: ScalingConfig,
+}
+
+impl ScalingPolicy {
+    /// Validates `config` and builds the policy.
+    pub fn new(config: ScalingConfig) -> Result<Self, ScalingError> {
+        config.validate()?;
+        Ok(Self { config })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &ScalingConfig {
+        &self.config
+    }
+
+    /// Decides on a sample taken at `now`. Same inputs, same decision.
+    ///
+    /// Order of precedence: a manual override in force; `AUTO_SCALING_ENABLED=false` (Hold);
+    /// a count outside the bounds (brought back in, cooldowns aside); the scale-up rule (ANY
+    /// metric above its threshold); the scale-down rule (ALL metrics below theirs).
+    pub fn decide(&self, metrics: &Metrics, state: &ScalingState, now: SystemTime) -> Decision {
+        self.decide_observed(metrics, now, state, now)
+    }
+
+    /// Like [`decide`](Self::decide) for a sample taken at `observed_at`: a sample older than
+    /// `max_metric_age` is stale and cannot cause a scale-down (it may still cause a scale-up).
+    pub fn decide_observed(
+        &self,
+        metrics: &Metrics,
+        observed_at: SystemTime,
+        state: &ScalingState,
+        now: SystemTime,
+    ) -> Decision {
+        let c = &self.config;
+        let current = state.current();
+        let ready = state.ready_at(c.warmup, now);
+        let stale = now
+            .duration_since(observed_at)
+            .is_ok_and(|age| age > c.max_metric_age);
+        let mut reasons = Reasons {
+            rule: Rule::WithinBand,
+            readings: self.readings(metrics, ready.max(1)),
+            recommended: current,
+            ready,
+            stale,
+            limits: Limits::default(),
+            manual_override: None,
+            stabilization_window: c.scale_down_stabilization,
+        };
+
+        if let Some(o) = state.active_override(now) {
+            reasons.rule = Rule::Override;
+            reasons.recommended = o.target;
+            reasons.manual_override = Some(o.clone());
+            return decision(current, o.target, reasons);
+        }
+        if !c.enabled {
+            reasons.rule = Rule::Disabled;
+            return decision(current, current, reasons);
+        }
+        if current < c.min_instances || current > c.max_instances {
+            let target = current.clamp(c.min_instances, c.max_instances);
+            reasons.rule = Rule::OutOfBounds;
+            reasons.recommended = target;
+            reasons.limits.bound = Some(target);
+            return decision(current, target, reasons);
+        }
+
+        let most_demanding = reasons
+            .readings
+            .iter()
+            .filter(|r| r.verdict == Verdict::Above)
+            .max_by_key(|r| r.wants);
+        if let Some(top) = most_demanding {
+            reasons.rule = Rule::ScaleUp { metric: top.metric };
+            reasons.recommended = top.wants.unwrap_or(current);
+            let target = self.limit_scale_up(state, now, &mut reasons);
+            return decision(current, target, reasons);
+        }
+
+        match self.scale_down_blocker(&reasons.readings, stale) {
+            Some(rule) => {
+                reasons.rule = rule;
+                decision(current, current, reasons)
+            }
+            None => {
+                reasons.rule = Rule::ScaleDown;
+                reasons.recommended = reasons
+                    .readings
+                    .iter()
+                    .filter_map(|r| r.wants)
+                    .max()
+                    .unwrap_or(current)
+                    .max(1);
+                let target = self.limit_scale_down(state, now, &mut reasons);
+                decision(current, target, reasons)
+            }
+        }
+    }
+
+    /// Each metric against its thresholds, with the count it alone would ask for: proportional
+    /// sizing as HPA's `ceil(ready * value / threshold)`, towards the up threshold when above
+    /// it and towards the middle of the band when below the down threshold.
+    fn readings(&self, m: &Metrics, base: u32) -> [Reading; 5] {
+        MetricKind::ALL.map(|metric| {
+            let rule = self.config.rule(metric);
+            let value = m.get(metric);
+            let (verdict, wants) = match value {
+                _ if !rule.enabled => (Verdict::Ignored, None),
+                None => (Verdict::Missing, None),
+                Some(v) if v.is_nan() || v < 0.0 => (Verdict::Invalid, None),
+                Some(v) if v > rule.up => {
+                    // At least one more: rounding must not swallow a threshold crossing.
+                    let wants = proportional(base, v, rule.up).max(base.saturating_add(1));
+                    (Verdict::Above, Some(wants))
+                }
+                Some(v) if v < rule.down => {
+                    (Verdict::Below, Some(proportional(base, v, rule.midpoint())))
+                }
+                Some(_) => (Verdict::Within, None),
+            };
+            Reading {
+                metric,
+                value,
+                up_threshold: rule.up,
+                down_threshold: rule.down,
+                verdict,
+                wants,
+            }
+        })
+    }
+
+    /// Why a scale-down may not happen, if it may not: a metric in its band, a missing or
+    /// invalid metric, or a stale sample.
+    fn scale_down_blocker(&self, readings: &[Reading; 5], stale: bool) -> Option<Rule> {
+        if readings.iter().any(|r| r.verdict == Verdict::Within) {
+            return Some(Rule::WithinBand);
+        }
+        if let Some(r) = readings
+            .iter()
+            .find(|r| matches!(r.verdict, Verdict::Missing | Verdict::Invalid))
+        {
+            return Some(Rule::MissingMetric { metric: r.metric });
+        }
+        stale.then_some(Rule::StaleMetrics)
+    }
+
+    fn limit_scale_up(&self, state: &ScalingState, now: SystemTime, reasons: &mut Reasons) -> u32 {
+        let c = &self.config;
+        let current = state.current();
+        let raw = reasons.recommended;
+        if raw <= current {
+            // Instances still starting will serve this load: do not add more for the same spike.
+            reasons.limits.warmup = Some(current - reasons.ready);
+            return current;
+        }
+        if let Some(last) = state.last_scale_up() {
+            let since = elapsed(last, now);
+            if since < c.scale_up_cooldown {
+                reasons.limits.cooldown = Some(CooldownLimit {
+                    direction: Direction::Up,
+                    remaining: c.scale_up_cooldown - since,
+                });
+                return current;
+            }
+        }
+        let mut target = raw;
+        let start = state.count_at_period_start(c.scale_up_step.period, now);
+        let cap = start.saturating_add(c.scale_up_step.allowed_change(start));
+        if target > cap {
+            target = cap;
+            reasons.limits.step = Some(cap);
+        }
+        if target > c.max_instances {
+            target = c.max_instances;
+            reasons.limits.bound = Some(target);
+        }
+        target.max(current)
+    }
+
+    fn limit_scale_down(
+        &self,
+        state: &ScalingState,
+        now: SystemTime,
+        reasons: &mut Reasons,
+    ) -> u32 {
+        let c = &self.config;
+        let current = state.current();
+        let mut target = reasons.recommended;
+        if let Some(highest) = state.highest_recommendation(c.scale_down_stabilization, now)
+            && highest > target
+        {
+            target = highest;
+            reasons.limits.stabilization = Some(highest);
+        }
+        if let Some(last) = state.last_event() {
+            let since = elapsed(last, now);
+            if since < c.scale_down_cooldown {
+                reasons.limits.cooldown = Some(CooldownLimit {
+                    direction: Direction::Down,
+                    remaining: c.scale_down_cooldown - since,
+                });
+                return current;
+            }
+        }
+        if target >= current {
+            return current;
+        }
+        let start = state.count_at_period_start(c.scale_down_step.period, now);
+        let floor = start.saturating_sub(c.scale_down_step.allowed_change(start));
+        if target < floor {
+            target = floor;
+            reasons.limits.step = Some(floor);
+        }
+        if target < c.min_instances {
+            target = c.min_instances;
+            reasons.limits.bound = Some(target);
+        }
+        target.min(current)
+    }
+}
+
+fn decision(current: u32, target: u32, reasons: Reasons) -> Decision {
+    let action = match target.cmp(&current) {
+        std::cmp::Ordering::Greater => Action::ScaleUp,
+        std::cmp::Ordering::Less => Action::ScaleDown,
+        std::cmp::Ordering::Equal => Action::Hold,
+    };
+    Decision {
+        action,
+        current,
+        target,
+        reasons,
+    }
+}
+
+/// `ceil(base * value / threshold)`, saturating (an infinite value asks for `u32::MAX`).
+fn proportional(base: u32, value: f64, threshold: f64) -> u32 {
+    // `as` saturates and maps NaN to 0, which is what we want for an unbounded demand.
+    (f64::from(base) * value / threshold).ceil() as u32
+}
+
+/// Time since `earlier`; zero if the clock went backwards (so cooldowns hold, conservatively).
+fn elapsed(earlier: SystemTime, now: SystemTime) -> Duration {
+    now.duration_since(earlier).unwrap_or(Duration::ZERO)
+}

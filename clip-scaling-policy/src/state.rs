@@ -1,0 +1,261 @@
+//! What the policy remembers between decisions: the fleet size, readiness, cooldown clocks,
+//! recent recommendations (for stabilization), a bounded event history and a manual override.
+
+use std::collections::VecDeque;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::{Action, Decision, Rule};
+
+/// Most scale-down recommendations kept for stabilization. The window keeps only a decreasing
+/// run of values, so this is reached only by hundreds of distinct, falling recommendations
+/// within one window; beyond it the oldest (highest) is forgotten first.
+const MAX_RECOMMENDATIONS: usize = 256;
+
+/// Events kept by [`ScalingState::new`].
+pub const DEFAULT_EVENT_CAPACITY: usize = 100;
+
+/// An emergency manual override: it dominates every rule until `expires_at`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct Override {
+    /// The instance count to hold (not clamped to the configured bounds: it is an emergency).
+    pub target: u32,
+    /// Why, for the decision's message and the event history.
+    pub reason: Arc<str>,
+    /// When the override stops applying.
+    pub expires_at: SystemTime,
+}
+
+/// One scaling event, as kept in the state's history.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ScalingEvent {
+    /// When it was recorded.
+    pub at: SystemTime,
+    /// Instances before.
+    pub from: u32,
+    /// Instances after.
+    pub to: u32,
+    /// Up or down.
+    pub action: Action,
+    /// The rule that caused it.
+    pub rule: Rule,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+struct Recommendation {
+    at: SystemTime,
+    instances: u32,
+}
+
+/// The fleet as the policy knows it. Create it with the current count, pass it to
+/// [`ScalingPolicy::decide`](crate::ScalingPolicy::decide), then [`record`](Self::record) each
+/// decision once it is applied.
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+pub struct ScalingState {
+    current: u32,
+    ready: Option<u32>,
+    last_scale_up: Option<SystemTime>,
+    last_scale_down: Option<SystemTime>,
+    /// Recommendations within the stabilization window, times increasing, values strictly
+    /// decreasing, so the front one still in the window is the window's maximum.
+    recommendations: VecDeque<Recommendation>,
+    events: VecDeque<ScalingEvent>,
+    event_capacity: usize,
+    manual_override: Option<Override>,
+}
+
+impl ScalingState {
+    /// A fleet of `current` instances, all ready, with no history.
+    pub fn new(current: u32) -> Self {
+        Self::with_event_capacity(current, DEFAULT_EVENT_CAPACITY)
+    }
+
+    /// Like [`new`](Self::new), keeping at most `capacity` events (at least 1).
+    pub fn with_event_capacity(current: u32, capacity: usize) -> Self {
+        let capacity = capacity.max(1);
+        Self {
+            current,
+            ready: None,
+            last_scale_up: None,
+            last_scale_down: None,
+            recommendations: VecDeque::with_capacity(MAX_RECOMMENDATIONS),
+            events: VecDeque::with_capacity(capacity),
+            event_capacity: capacity,
+            manual_override: None,
+        }
+    }
+
+    /// Instances in the fleet, ready or not.
+    pub fn current(&self) -> u32 {
+        self.current
+    }
+
+    /// Sets the fleet size as observed (say, from the orchestrator), when it differs from what
+    /// the recorded decisions imply.
+    pub fn set_current(&mut self, instances: u32) {
+        self.current = instances;
+    }
+
+    /// Ready instances as last reported with [`set_ready`](Self::set_ready), if ever.
+    pub fn reported_ready(&self) -> Option<u32> {
+        self.ready
+    }
+
+    /// Reports how many instances are ready (serving). Metrics are averages over these, and
+    /// not-ready instances are not counted as capacity when sizing a scale-up. `None` goes back
+    /// to inferring readiness from recent scale-ups and the configured warm-up.
+    pub fn set_ready(&mut self, ready: Option<u32>) {
+        self.ready = ready;
+    }
+
+    /// When the last scale-up was recorded.
+    pub fn last_scale_up(&self) -> Option<SystemTime> {
+        self.last_scale_up
+    }
+
+    /// When the last scale-down was recorded.
+    pub fn last_scale_down(&self) -> Option<SystemTime> {
+        self.last_scale_down
+    }
+
+    /// When the last scaling event in either direction was recorded.
+    pub fn last_event(&self) -> Option<SystemTime> {
+        self.last_scale_up.max(self.last_scale_down)
+    }
+
+    /// The recent scaling events, oldest first (bounded; the oldest are dropped).
+    pub fn events(&self) -> impl ExactSizeIterator<Item = &ScalingEvent> + DoubleEndedIterator {
+        self.events.iter()
+    }
+
+    /// Puts an emergency override in force: every decision targets `target` until `expires_at`.
+    pub fn set_override(
+        &mut self,
+        target: u32,
+        reason: impl Into<Arc<str>>,
+        expires_at: SystemTime,
+    ) {
+        self.manual_override = Some(Override {
+            target,
+            reason: reason.into(),
+            expires_at,
+        });
+    }
+
+    /// Lifts the override before it expires.
+    pub fn clear_override(&mut self) {
+        self.manual_override = None;
+    }
+
+    /// The override, if one is set and has not expired at `now`.
+    pub fn active_override(&self, now: SystemTime) -> Option<&Override> {
+        self.manual_override.as_ref().filter(|o| o.expires_at > now)
+    }
+
+    /// Records a decision once it is applied: the count becomes its target, cooldown clocks
+    /// and history move on, and its raw recommendation joins the stabilization window.
+    pub fn record(&mut self, decision: &Decision, now: SystemTime) {
+        self.remember_recommendation(
+            decision.reasons.recommended,
+            decision.reasons.stabilization_window,
+            now,
+        );
+        if self.active_override(now).is_none() {
+            self.manual_override = None;
+        }
+        let from = self.current;
+        let to = decision.target;
+        let action = match to.cmp(&from) {
+            std::cmp::Ordering::Greater => Action::ScaleUp,
+            std::cmp::Ordering::Less => Action::ScaleDown,
+            std::cmp::Ordering::Equal => return,
+        };
+        match action {
+            Action::ScaleUp => self.last_scale_up = Some(now),
+            _ => {
+                self.last_scale_down = Some(now);
+                self.ready = self.ready.map(|r| r.min(to));
+            }
+        }
+        if self.events.len() >= self.event_capacity {
+            self.events.pop_front();
+        }
+        self.events.push_back(ScalingEvent {
+            at: now,
+            from,
+            to,
+            action,
+            rule: decision.reasons.rule,
+        });
+        self.current = to;
+    }
+
+    fn remember_recommendation(&mut self, instances: u32, window: Duration, now: SystemTime) {
+        while let Some(front) = self.recommendations.front() {
+            if within(front.at, window, now) {
+                break;
+            }
+            self.recommendations.pop_front();
+        }
+        while self
+            .recommendations
+            .back()
+            .is_some_and(|b| b.instances <= instances)
+        {
+            self.recommendations.pop_back();
+        }
+        if self.recommendations.len() >= MAX_RECOMMENDATIONS {
+            self.recommendations.pop_front();
+        }
+        self.recommendations
+            .push_back(Recommendation { at: now, instances });
+    }
+
+    /// Highest recommendation recorded within `window` before `now`.
+    pub(crate) fn highest_recommendation(&self, window: Duration, now: SystemTime) -> Option<u32> {
+        let first_inside = self
+            .recommendations
+            .partition_point(|r| !within(r.at, window, now));
+        self.recommendations.get(first_inside).map(|r| r.instances)
+    }
+
+    /// Instances added by scale-ups in the last `warmup` and so presumably not ready yet.
+    pub(crate) fn warming(&self, warmup: Duration, now: SystemTime) -> u32 {
+        self.events
+            .iter()
+            .rev()
+            .take_while(|e| within(e.at, warmup, now))
+            .filter(|e| e.action == Action::ScaleUp)
+            .fold(0u32, |n, e| n.saturating_add(e.to.saturating_sub(e.from)))
+    }
+
+    /// Instances counted as serving capacity at `now`.
+    pub(crate) fn ready_at(&self, warmup: Duration, now: SystemTime) -> u32 {
+        match self.ready {
+            Some(r) => r.min(self.current),
+            None => self.current.saturating_sub(self.warming(warmup, now)),
+        }
+    }
+
+    /// The count at the start of the step-policy period ending at `now`.
+    pub(crate) fn count_at_period_start(&self, period: Duration, now: SystemTime) -> u32 {
+        self.events
+            .iter()
+            .rev()
+            .take_while(|e| within(e.at, period, now))
+            .last()
+            .map_or(self.current, |e| e.from)
+    }
+}
+
+/// Whether `at` lies within `window` before `now` (a time after `now` counts as inside).
+fn within(at: SystemTime, window: Duration, now: SystemTime) -> bool {
+    match now.duration_since(at) {
+        Ok(age) => age < window,
+        Err(_) => true,
+    }
+}

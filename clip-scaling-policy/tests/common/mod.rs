@@ -1,0 +1,44 @@
+//! Helpers shared by the integration tests: a fixed clock and typical samples.
+#![allow(dead_code)]
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use clip_scaling_policy::Metrics;
+
+/// A fixed instant plus `secs` seconds, so tests never read the clock.
+pub fn at(secs: f64) -> SystemTime {
+    UNIX_EPOCH + Duration::from_secs(1_700_000_000) + Duration::from_secs_f64(secs)
+}
+
+/// Every metric inside its band (no rule fires).
+pub fn mid() -> Metrics {
+    Metrics {
+        cpu_percent: Some(50.0),
+        memory_percent: Some(60.0),
+        request_rate: Some(60.0),
+        queue_length: Some(20.0),
+        p95_response_time: Some(Duration::from_millis(1000)),
+    }
+}
+
+/// Every metric just below its scale-down threshold.
+pub fn quiet() -> Metrics {
+    Metrics {
+        cpu_percent: Some(34.9),
+        memory_percent: Some(39.9),
+        request_rate: Some(29.9),
+        queue_length: Some(9.0),
+        p95_response_time: Some(Duration::from_millis(499)),
+    }
+}
+
+/// Every metric at zero.
+pub fn idle() -> Metrics {
+    Metrics {
+        cpu_percent: Some(0.0),
+        memory_percent: Some(0.0),
+        request_rate: Some(0.0),
+        queue_length: Some(0.0),
+        p95_response_time: Some(Duration::ZERO),
+    }
+}

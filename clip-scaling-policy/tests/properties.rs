@@ -1,0 +1,187 @@
+//! Property tests: bounds, determinism, monotonicity, missing metrics, cooldowns, flapping,
+//! and no panic on any f64.
+
+mod common;
+
+use std::time::Duration;
+
+use clip_scaling_policy::{Action, Metrics, ScalingConfig, ScalingPolicy, ScalingState};
+use common::at;
+use proptest::prelude::*;
+
+fn policy() -> ScalingPolicy {
+    ScalingPolicy::new(ScalingConfig::default()).expect("defaults are valid")
+}
+
+/// A plausible value: mostly in range, sometimes far above.
+fn value() -> impl Strategy<Value = f64> {
+    prop_oneof![4 => 0.0..150.0f64, 1 => 0.0..10_000.0f64]
+}
+
+fn present_metrics() -> impl Strategy<Value = Metrics> {
+    (value(), value(), value(), value(), 0u64..10_000).prop_map(|(c, m, r, q, p)| Metrics {
+        cpu_percent: Some(c),
+        memory_percent: Some(m),
+        request_rate: Some(r),
+        queue_length: Some(q),
+        p95_response_time: Some(Duration::from_millis(p)),
+    })
+}
+
+/// Any f64 at all: NaN, infinities, negatives, subnormals.
+fn wild() -> impl Strategy<Value = Option<f64>> {
+    prop_oneof![
+        Just(None),
+        Just(Some(f64::NAN)),
+        Just(Some(f64::INFINITY)),
+        Just(Some(f64::NEG_INFINITY)),
+        any::<f64>().prop_map(Some),
+        value().prop_map(Some),
+    ]
+}
+
+fn wild_metrics() -> impl Strategy<Value = Metrics> {
+    (
+        wild(),
+        wild(),
+        wild(),
+        wild(),
+        proptest::option::of(any::<u64>()),
+    )
+        .prop_map(|(c, m, r, q, p)| Metrics {
+            cpu_percent: c,
+            memory_percent: m,
+            request_rate: r,
+            queue_length: q,
+            p95_response_time: p.map(Duration::from_nanos),
+        })
+}
+
+/// A state with a history: `steps` decisions replayed and recorded, `dt` seconds apart.
+/// Returns the state and the time of the last step.
+fn replayed(current: u32, steps: &[(Metrics, u16)]) -> (ScalingState, f64) {
+    let p = policy();
+    let mut state = ScalingState::new(current);
+    let mut now = 0.0;
+    for (m, dt) in steps {
+        now += f64::from(*dt);
+        let d = p.decide(m, &state, at(now));
+        state.record(&d, at(now));
+    }
+    (state, now)
+}
+
+fn history() -> impl Strategy<Value = Vec<(Metrics, u16)>> {
+    proptest::collection::vec((present_metrics(), 1u16..400), 0..25)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn target_is_always_within_bounds(current in 0u32..60, steps in history(), m in wild_metrics(), dt in 0u16..600) {
+        let (state, t) = replayed(current, &steps);
+        let d = policy().decide(&m, &state, at(t + f64::from(dt)));
+        prop_assert!((3..=20).contains(&d.target), "{d}");
+    }
+
+    #[test]
+    fn decide_is_deterministic(current in 3u32..=20, steps in history(), m in wild_metrics(), dt in 0u16..600) {
+        let (state, t) = replayed(current, &steps);
+        let now = at(t + f64::from(dt));
+        let first = policy().decide(&m, &state, now);
+        let again = policy().decide(&m, &state.clone(), now);
+        // Compare through Debug: NaN readings are equal in representation, not under PartialEq.
+        prop_assert_eq!(format!("{first:?}"), format!("{again:?}"));
+    }
+
+    #[test]
+    fn more_load_never_gives_fewer_instances(
+        current in 3u32..=20,
+        steps in history(),
+        low in present_metrics(),
+        extra in (value(), value(), value(), value(), 0u64..5_000),
+        dt in 0u16..600,
+    ) {
+        let (state, t) = replayed(current, &steps);
+        let now = at(t + f64::from(dt));
+        let high = Metrics {
+            cpu_percent: low.cpu_percent.map(|v| v + extra.0),
+            memory_percent: low.memory_percent.map(|v| v + extra.1),
+            request_rate: low.request_rate.map(|v| v + extra.2),
+            queue_length: low.queue_length.map(|v| v + extra.3),
+            p95_response_time: low.p95_response_time.map(|v| v + Duration::from_millis(extra.4)),
+        };
+        let p = policy();
+        let (a, b) = (p.decide(&low, &state, now), p.decide(&high, &state, now));
+        prop_assert!(b.target >= a.target, "low: {a}\nhigh: {b}");
+    }
+
+    #[test]
+    fn never_scales_down_with_a_missing_or_invalid_metric(
+        current in 3u32..=20,
+        steps in history(),
+        m in present_metrics(),
+        which in 0usize..5,
+        bad in prop_oneof![Just(None), Just(Some(f64::NAN)), Just(Some(-1.0)), Just(Some(f64::NEG_INFINITY))],
+        dt in 0u16..600,
+    ) {
+        let mut m = m;
+        match which {
+            0 => m.cpu_percent = bad,
+            1 => m.memory_percent = bad,
+            2 => m.request_rate = bad,
+            3 => m.queue_length = bad,
+            _ => m.p95_response_time = None,
+        }
+        let (state, t) = replayed(current, &steps);
+        let d = policy().decide(&m, &state, at(t + f64::from(dt)));
+        prop_assert_ne!(d.action, Action::ScaleDown, "{}", d);
+    }
+
+    #[test]
+    fn never_scales_up_inside_the_up_cooldown(current in 3u32..=19, m in present_metrics(), since in 0.0..60.0f64) {
+        let p = policy();
+        let mut state = ScalingState::new(current);
+        let hot = Metrics { cpu_percent: Some(1000.0), ..m };
+        let first = p.decide(&hot, &state, at(0.0));
+        prop_assert_eq!(first.action, Action::ScaleUp);
+        state.record(&first, at(0.0));
+        state.set_ready(Some(state.current()));
+        let d = p.decide(&m, &state, at(since));
+        prop_assert_ne!(d.action, Action::ScaleUp, "{}", d);
+    }
+
+    #[test]
+    fn no_decision_panics_on_any_f64(current in 0u32..1000, steps in proptest::collection::vec((wild_metrics(), 0u16..400), 0..20), m in wild_metrics()) {
+        let p = policy();
+        let mut state = ScalingState::new(current);
+        let mut now = 0.0;
+        for (sample, dt) in steps.iter().chain(std::iter::once(&(m, 1))) {
+            now += f64::from(*dt);
+            let d = p.decide(sample, &state, at(now));
+            let _ = d.to_string();
+            state.record(&d, at(now));
+        }
+    }
+
+    #[test]
+    fn up_then_down_reversals_are_a_full_cooldown_apart(steps in proptest::collection::vec((present_metrics(), 1u16..120), 1..80)) {
+        let p = policy();
+        let mut state = ScalingState::new(3);
+        let mut now = 0.0;
+        for (m, dt) in &steps {
+            now += f64::from(*dt);
+            let d = p.decide(m, &state, at(now));
+            state.record(&d, at(now));
+            state.set_ready(None);
+        }
+        let events: Vec<_> = state.events().collect();
+        for pair in events.windows(2) {
+            if pair[1].action == Action::ScaleDown {
+                let gap = pair[1].at.duration_since(pair[0].at).expect("ordered");
+                prop_assert!(gap >= Duration::from_secs(300), "{:?} then {:?}", pair[0], pair[1]);
+            }
+        }
+    }
+}
