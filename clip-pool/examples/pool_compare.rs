@@ -1,6 +1,8 @@
-//! `SELECT 1` for a fixed time through clip-pool (16 connections, 64 concurrent tasks) and
-//! through `pgbench -M prepared -c 16` against the same local server, one after the other
-//! in one run. Prints both rates and `pool ratio=X` (ours / pgbench's).
+//! `SELECT 1` for a fixed time through clip-pool (16 connections, 64 concurrent tasks), with
+//! `execute` (a connection per call) and with `execute_shared` (calls pipelined on shared
+//! connections), then through `pgbench -M prepared -c 16` against the same local server, in
+//! one run. Prints the three rates, `exclusive ratio=X` and `pool ratio=X` (our best mode /
+//! pgbench's).
 //!
 //! `cargo run --release -p clip-pool --features launcher --example pool_compare -- [seconds]`
 
@@ -30,36 +32,22 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..PoolConfig::default()
     };
     let pool = clip_pool::postgres::connect(&pg.url(), cfg).await?;
-    let done = Arc::new(AtomicBool::new(false));
-    let count = Arc::new(AtomicU64::new(0));
-    let mut tasks = Vec::new();
-    let started = Instant::now();
-    for _ in 0..TASKS {
-        let (pool, done, count) = (pool.clone(), done.clone(), count.clone());
-        tasks.push(tokio::spawn(async move {
-            while !done.load(Ordering::Relaxed) {
-                pool.execute(async |c| {
-                    c.query_one("SELECT 1", &[])
-                        .await
-                        .map(|r| r.get::<_, i32>(0))
-                })
-                .await
-                .expect("SELECT 1");
-                count.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    tokio::time::sleep(Duration::from_secs(seconds)).await;
-    done.store(true, Ordering::Relaxed);
-    for t in tasks {
-        t.await?;
-    }
-    let ours = count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64();
+    let exclusive = run(&pool, seconds, Mode::Exclusive).await?;
+    let shared = run(&pool, seconds, Mode::Shared).await?;
     let stats = pool.stats();
     drop(pool);
     println!(
-        "clip-pool: {ours:.0} tps ({CONNECTIONS} connections, {TASKS} tasks, {seconds}s; acquire wait p50 {:.3} ms, p99 {:.3} ms)",
-        stats.acquire_wait.p50_ms, stats.acquire_wait.p99_ms
+        "clip-pool execute (exclusive): {exclusive:.0} tps ({CONNECTIONS} connections, {TASKS} tasks, {seconds}s)"
+    );
+    println!(
+        "clip-pool execute_shared (pipelined): {shared:.0} tps ({CONNECTIONS} connections, {TASKS} tasks, {seconds}s)"
+    );
+    println!(
+        "acquire wait over both runs: p50 {:.3} ms, p99 {:.3} ms, max {:.1} ms; timeouts {}",
+        stats.acquire_wait.p50_ms,
+        stats.acquire_wait.p99_ms,
+        stats.acquire_wait.max_ms,
+        stats.timeouts
     );
 
     let script = tempfile::NamedTempFile::new()?;
@@ -100,6 +88,59 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             )
         })?;
     println!("pgbench -M prepared -c {CONNECTIONS} -j 2: {theirs:.0} tps");
-    println!("pool ratio={:.2}", ours / theirs);
+    println!("exclusive ratio={:.2}", exclusive / theirs);
+    println!("pool ratio={:.2}", shared.max(exclusive) / theirs);
     Ok(())
+}
+
+#[derive(Clone, Copy)]
+enum Mode {
+    Exclusive,
+    Shared,
+}
+
+/// `TASKS` tasks running `SELECT 1` in a loop for `seconds`; returns transactions per second.
+async fn run(
+    pool: &clip_pool::postgres::PgPool,
+    seconds: u64,
+    mode: Mode,
+) -> Result<f64, Box<dyn std::error::Error>> {
+    let done = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let mut tasks = Vec::new();
+    let started = Instant::now();
+    for _ in 0..TASKS {
+        let (pool, done, count) = (pool.clone(), done.clone(), count.clone());
+        tasks.push(tokio::spawn(async move {
+            while !done.load(Ordering::Relaxed) {
+                let one = match mode {
+                    Mode::Exclusive => {
+                        pool.execute(async |c| {
+                            c.query_one("SELECT 1", &[])
+                                .await
+                                .map(|r| r.get::<_, i32>(0))
+                        })
+                        .await
+                    }
+                    Mode::Shared => {
+                        pool.execute_shared(async |c| {
+                            c.query_one("SELECT 1", &[])
+                                .await
+                                .map(|r| r.get::<_, i32>(0))
+                        })
+                        .await
+                    }
+                };
+                one?;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, clip_pool::PoolError<clip_pool::postgres::PgError>>(())
+        }));
+    }
+    tokio::time::sleep(Duration::from_secs(seconds)).await;
+    done.store(true, Ordering::Relaxed);
+    for t in tasks {
+        t.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
 }

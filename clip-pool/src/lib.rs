@@ -37,6 +37,7 @@ mod metrics;
 mod monitor;
 mod pool;
 mod replica;
+mod shared;
 mod stats;
 
 #[cfg(feature = "launcher")]

@@ -9,7 +9,7 @@ use std::task::Poll;
 use std::time::{Duration, Instant};
 
 use crate::Manager;
-use tokio::sync::{Semaphore, SemaphorePermit};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use crate::managed::{Managed, Tracked};
 use crate::metrics::PoolMetrics;
@@ -47,25 +47,44 @@ pub(crate) struct Inner<M: Manager> {
     pub counters: Arc<Counters>,
     pub config: PoolConfig,
     pub metrics: PoolMetrics,
+    /// Connections lent to `execute_shared` calls: a `SharedLane<M>`, made on first use
+    /// (only pools whose connections are `Sync` can have one, hence the erased type).
+    pub shared: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
     /// One permit per connection, handed out in arrival order.
-    pub permits: Semaphore,
+    pub permits: Arc<Semaphore>,
 }
 
 /// A connection lent by the pool; given back (or discarded when dirty or broken) on drop.
-pub(crate) struct Lent<'a, M: Manager> {
-    conn: bb8::PooledConnection<'a, Managed<M>>,
-    _permit: SemaphorePermit<'a>,
-    counters: &'a Counters,
+pub(crate) struct Lent<M: Manager> {
+    conn: bb8::PooledConnection<'static, Managed<M>>,
+    _permit: OwnedSemaphorePermit,
+    counters: Arc<Counters>,
     finished: bool,
 }
 
-impl<M: Manager> Lent<'_, M> {
+impl<M: Manager> Lent<M> {
     pub fn tracked(&mut self) -> &mut Tracked<M::Connection> {
         &mut self.conn
     }
+
+    pub fn conn(&self) -> &Tracked<M::Connection> {
+        &self.conn
+    }
+
+    /// Ends a lending that no single closure ran (a shared lease): counted as completed, or
+    /// as an error with the connection closed when it is not known to be clean.
+    pub fn finish(&mut self, clean: bool) {
+        self.finished = true;
+        if clean {
+            self.counters.completed.fetch_add(1, Relaxed);
+        } else {
+            self.conn.dirty = true;
+            self.counters.query_errors.fetch_add(1, Relaxed);
+        }
+    }
 }
 
-impl<M: Manager> Drop for Lent<'_, M> {
+impl<M: Manager> Drop for Lent<M> {
     fn drop(&mut self) {
         if !self.finished {
             self.counters.cancelled_running.fetch_add(1, Relaxed);
@@ -132,7 +151,8 @@ where
             bb8,
             managed: managed(),
             metrics: PoolMetrics::new(&config.name),
-            permits: Semaphore::new(config.max_connections as usize),
+            shared: Default::default(),
+            permits: Arc::new(Semaphore::new(config.max_connections as usize)),
             counters,
             config,
         });
@@ -175,7 +195,7 @@ where
         result.map_err(PoolError::Query)
     }
 
-    pub(crate) async fn run<T, E, F>(&self, lent: &mut Lent<'_, M>, f: F) -> Result<T, E>
+    pub(crate) async fn run<T, E, F>(&self, lent: &mut Lent<M>, f: F) -> Result<T, E>
     where
         F: AsyncFnOnce(&mut M::Connection) -> Result<T, E>,
     {
@@ -199,7 +219,7 @@ where
     }
 
     /// Waits for a healthy connection, bounded by the acquire timeout.
-    pub(crate) async fn acquire(&self) -> Result<Lent<'_, M>, AcquireError> {
+    pub(crate) async fn acquire(&self) -> Result<Lent<M>, AcquireError> {
         let inner = &*self.inner;
         let c = &*inner.counters;
         c.attempts.fetch_add(1, Relaxed);
@@ -225,7 +245,7 @@ where
                 Ok(Lent {
                     conn,
                     _permit: permit,
-                    counters: c,
+                    counters: inner.counters.clone(),
                     finished: false,
                 })
             }
@@ -248,7 +268,13 @@ where
     async fn acquire_until(
         &self,
         deadline: Instant,
-    ) -> Result<(SemaphorePermit<'_>, bb8::PooledConnection<'_, Managed<M>>), AcquireError> {
+    ) -> Result<
+        (
+            OwnedSemaphorePermit,
+            bb8::PooledConnection<'static, Managed<M>>,
+        ),
+        AcquireError,
+    > {
         let inner = &*self.inner;
         // While the database is known to be down, fail at once with its error; one call per
         // back-off period goes through and probes.
@@ -259,12 +285,12 @@ where
         // waiter it woke, so under load some waiters starve until they time out. A fair
         // (FIFO) semaphore with one permit per connection puts callers in line first.
         let permit = self
-            .wait_for(deadline, inner.permits.acquire())
+            .wait_for(deadline, inner.permits.clone().acquire_owned())
             .await?
             .map_err(|_| AcquireError::timeout())?;
         loop {
             let mut conn = self
-                .wait_for(deadline, inner.bb8.get())
+                .wait_for(deadline, inner.bb8.get_owned())
                 .await?
                 .map_err(|_| AcquireError::timeout())?;
             // A connection the server closed (restart, failover, idle kill) is evicted here,
@@ -375,7 +401,7 @@ impl AcquireError {
 }
 
 impl<E> PoolError<E> {
-    fn from_acquire(e: AcquireError) -> Self {
+    pub(crate) fn from_acquire(e: AcquireError) -> Self {
         match e {
             AcquireError::Timeout {
                 waited,

@@ -36,6 +36,8 @@ pub(crate) struct Counters {
     pub query_errors: AtomicU64,
     pub cancelled_running: AtomicU64,
     pub leak_warnings: AtomicU64,
+    pub shared_calls: AtomicU64,
+    pub shared_errors: AtomicU64,
     pub created: AtomicU64,
     pub closed: AtomicU64,
     pub connect_errors: AtomicU64,
@@ -72,6 +74,8 @@ impl Counters {
             query_errors: AtomicU64::new(0),
             cancelled_running: AtomicU64::new(0),
             leak_warnings: AtomicU64::new(0),
+            shared_calls: AtomicU64::new(0),
+            shared_errors: AtomicU64::new(0),
             created: AtomicU64::new(0),
             closed: AtomicU64::new(0),
             connect_errors: AtomicU64::new(0),
@@ -249,6 +253,11 @@ pub struct PoolStats {
     pub cancelled_running: u64,
     /// Closures that held a connection past the leak threshold.
     pub leak_warnings: u64,
+    /// Closures run by `execute_shared` (a connection lent to the shared lane counts once
+    /// in `acquisitions` and once in `completed`, or in `query_errors` if it was retired).
+    pub shared_calls: u64,
+    /// Shared closures that returned `Err` or were dropped.
+    pub shared_errors: u64,
     /// Connections opened over the pool's life.
     pub connections_created: u64,
     /// Connections closed over the pool's life.
@@ -288,6 +297,8 @@ pub(crate) fn snapshot(name: &str, sizes: (u32, u32, u32), c: &Counters) -> Pool
         query_errors: c.query_errors.load(Relaxed),
         cancelled_running: c.cancelled_running.load(Relaxed),
         leak_warnings: c.leak_warnings.load(Relaxed),
+        shared_calls: c.shared_calls.load(Relaxed),
+        shared_errors: c.shared_errors.load(Relaxed),
         connections_created: c.created.load(Relaxed),
         connections_closed: c.closed.load(Relaxed),
         connect_errors: c.connect_errors.load(Relaxed),

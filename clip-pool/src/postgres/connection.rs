@@ -129,10 +129,12 @@ impl StatementCache {
 ///
 /// Derefs to [`tokio_postgres::Client`] for everything (transactions, COPY, simple
 /// queries); its own `query`, `query_one`, `query_opt` and `execute` take SQL text and
-/// cost one round trip once the statement is cached.
+/// cost one round trip once the statement is cached. They take `&self`, so closures of
+/// [`crate::Pool::execute_shared`] use the cache too.
 pub struct PgConnection {
     client: Client,
-    cache: StatementCache,
+    /// Locked only for lookups and inserts, never across an await: shared calls use it too.
+    cache: Mutex<StatementCache>,
     mode: StatementMode,
     param_types: Arc<ParamTypes>,
 }
@@ -160,11 +162,11 @@ impl PgConnection {
         };
         Self {
             client,
-            cache: StatementCache {
+            cache: Mutex::new(StatementCache {
                 map: HashMap::with_capacity(capacity.min(64)),
                 order: VecDeque::new(),
                 capacity,
-            },
+            }),
             mode,
             param_types,
         }
@@ -181,23 +183,25 @@ impl PgConnection {
     }
 
     /// The statement for `sql`, prepared once per connection.
-    pub async fn prepare_cached(&mut self, sql: &str) -> Result<Statement, PgError> {
-        if let Some(s) = self.cache.map.get(sql) {
-            return Ok(s.clone());
+    pub async fn prepare_cached(&self, sql: &str) -> Result<Statement, PgError> {
+        if let Some(s) = self.cache.lock().ok().and_then(|c| c.map.get(sql).cloned()) {
+            return Ok(s);
         }
         let statement = self
             .client
             .prepare(sql)
             .await
             .map_err(|e| self.explain(sql, e))?;
-        if self.cache.capacity > 0 {
-            self.cache.insert(sql, statement.clone());
+        if let Ok(mut cache) = self.cache.lock()
+            && cache.capacity > 0
+        {
+            cache.insert(sql, statement.clone());
         }
         Ok(statement)
     }
 
     /// All rows of `sql`.
-    pub async fn query(&mut self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
+    pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         match self.mode {
             StatementMode::Cached { .. } => {
                 let s = self.prepare_cached(sql).await?;
@@ -214,7 +218,7 @@ impl PgConnection {
     }
 
     /// Exactly one row of `sql` (an error for zero or several).
-    pub async fn query_one(&mut self, sql: &str, params: Params<'_>) -> Result<Row, PgError> {
+    pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, PgError> {
         match self.mode {
             StatementMode::Cached { .. } => {
                 let s = self.prepare_cached(sql).await?;
@@ -231,11 +235,7 @@ impl PgConnection {
     }
 
     /// At most one row of `sql`.
-    pub async fn query_opt(
-        &mut self,
-        sql: &str,
-        params: Params<'_>,
-    ) -> Result<Option<Row>, PgError> {
+    pub async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, PgError> {
         match self.mode {
             StatementMode::Cached { .. } => {
                 let s = self.prepare_cached(sql).await?;
@@ -252,7 +252,7 @@ impl PgConnection {
     }
 
     /// Runs `sql` and returns the number of rows it changed.
-    pub async fn execute(&mut self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
+    pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         match self.mode {
             StatementMode::Cached { .. } => {
                 let s = self.prepare_cached(sql).await?;
@@ -308,13 +308,13 @@ impl PgConnection {
 
     /// Adds the pooler hint to the errors a transaction-mode pooler causes, and forgets
     /// the statement so the next call prepares it again.
-    fn explain(&mut self, sql: &str, source: tokio_postgres::Error) -> PgError {
+    fn explain(&self, sql: &str, source: tokio_postgres::Error) -> PgError {
         let pooler_symptom = matches!(
             source.code(),
             Some(c) if *c == SqlState::INVALID_SQL_STATEMENT_NAME || *c == SqlState::DUPLICATE_PSTATEMENT
         );
-        if pooler_symptom {
-            self.cache.remove(sql);
+        if pooler_symptom && let Ok(mut cache) = self.cache.lock() {
+            cache.remove(sql);
         }
         PgError {
             source,

@@ -251,3 +251,64 @@ async fn the_pool_shrinks_surplus_connections_back_to_its_target() {
     assert_eq!(s.connections, 2, "{s:?}");
     assert!(s.connections_closed >= 4);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shared_calls_pipeline_on_few_connections_and_give_them_back() {
+    let pg = LocalPostgres::start().await.unwrap();
+    let cfg = PoolConfig {
+        min_connections: 1,
+        pool_size: 2,
+        max_connections: 4,
+        ..config(4)
+    };
+    let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    let barrier = Arc::new(tokio::sync::Barrier::new(32));
+    let mut tasks = Vec::new();
+    for i in 0..32i32 {
+        let (pool, barrier) = (pool.clone(), barrier.clone());
+        tasks.push(tokio::spawn(async move {
+            barrier.wait().await;
+            pool.execute_shared(async |c| {
+                let row = c
+                    .query_one("SELECT pg_backend_pid(), $1::int4 + 1", &[&i])
+                    .await?;
+                Ok::<_, PgError>((row.get::<_, i32>(0), row.get::<_, i32>(1)))
+            })
+            .await
+        }));
+    }
+    let mut pids = std::collections::HashSet::new();
+    for (i, t) in tasks.into_iter().enumerate() {
+        let (pid, v) = t.await.unwrap().unwrap();
+        assert_eq!(v, i as i32 + 1);
+        pids.insert(pid);
+    }
+    assert!(
+        pids.len() <= 2,
+        "shared calls used {} connections, pool_size is 2",
+        pids.len()
+    );
+    let s = pool.stats();
+    assert_eq!(
+        (s.shared_calls, s.shared_errors, s.in_use),
+        (32, 0, 0),
+        "{s:?}"
+    );
+    assert_eq!(
+        s.acquisitions,
+        s.completed + s.query_errors + s.cancelled_running
+    );
+
+    // A failing shared call retires its connection; the others are unaffected.
+    let err = pool
+        .execute_shared(async |c| c.query_one("SELECT nonsense", &[]).await)
+        .await
+        .unwrap_err();
+    assert!(matches!(err, PoolError::Query(_)));
+    let n: i32 = pool
+        .execute_shared(async |c| c.query_one("SELECT 7", &[]).await.map(|r| r.get(0)))
+        .await
+        .unwrap();
+    assert_eq!(n, 7);
+    assert_eq!(pool.stats().in_use, 0);
+}
