@@ -17,7 +17,7 @@ use clip_pool::launcher::{LocalPostgres, PASSWORD, USER, postgres_bindir};
 const CONNECTIONS: u32 = 16;
 const TASKS: usize = 64;
 
-#[tokio::main]
+#[tokio::main(flavor = "current_thread")]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let seconds: u64 = std::env::args()
         .nth(1)
