@@ -40,3 +40,6 @@ pub use outcome::CheckOutcome;
 pub use registry::{HealthRegistry, HealthRegistryBuilder};
 pub use report::{CheckResult, HEALTH_JSON, HealthReport};
 pub use status::{Criticality, Status, aggregate};
+
+#[cfg(feature = "axum")]
+pub mod axum;
