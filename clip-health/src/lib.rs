@@ -28,6 +28,8 @@ mod check;
 mod config;
 mod error;
 mod outcome;
+pub mod process;
+pub mod prometheus;
 mod registry;
 mod report;
 mod status;

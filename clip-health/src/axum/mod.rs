@@ -5,7 +5,7 @@
 //! | `GET /health`, `GET /lb-health` | liveness: always `200 {"status":"pass"}` | never |
 //! | `GET /api/health/ready` | readiness: critical checks, draining, startup; 200 or 503 | critical checks (cached) |
 //! | `GET /api/health` | full report; details only with `Authorization: Bearer <token>` | all checks (cached) |
-//! | `GET /metrics` | Prometheus text (only when a `PrometheusHandle` is given) | never |
+//! | `GET /metrics` | Prometheus text (only when a `PrometheusHandle` is given), process gauges refreshed first | never |
 //!
 //! Health answers are `application/health+json` with `Cache-Control: no-store` (a cached
 //! "pass" in a proxy would hide an outage).
@@ -18,9 +18,15 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
 
+use std::sync::Arc;
+
+use crate::process::ProcessMetrics;
 use crate::{HEALTH_JSON, HealthRegistry, HealthReport};
 
 mod auth;
+mod red;
+
+pub use red::{RedFuture, RedLayer, RedService};
 
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");
 const HEALTH_JSON_VALUE: HeaderValue = HeaderValue::from_static(HEALTH_JSON);
@@ -48,7 +54,10 @@ pub fn router(health: HealthRegistry, prometheus: Option<PrometheusHandle>) -> R
         .route("/api/health/ready", get(readiness))
         .with_state(health);
     match prometheus {
-        Some(handle) => routes.route("/metrics", get(metrics).with_state(handle)),
+        Some(handle) => {
+            let state = (handle, Arc::new(ProcessMetrics::new()));
+            routes.route("/metrics", get(metrics).with_state(state))
+        }
         None => routes,
     }
 }
@@ -102,7 +111,11 @@ fn health_response(
         .into_response()
 }
 
-async fn metrics(State(handle): State<PrometheusHandle>) -> Response {
+/// Refreshes the process gauges, then renders every metric of the recorder.
+async fn metrics(
+    State((handle, process)): State<(PrometheusHandle, Arc<ProcessMetrics>)>,
+) -> Response {
+    process.record();
     (
         [
             (
