@@ -111,20 +111,36 @@ fn health_response(
         .into_response()
 }
 
-/// Refreshes the process gauges, then renders every metric of the recorder.
+/// Refreshes the process gauges, then renders every metric of the recorder. Both run on the
+/// blocking pool: rendering thousands of series takes milliseconds, which must not stall
+/// the async worker that also answers the load balancer's liveness probes.
 async fn metrics(
     State((handle, process)): State<(PrometheusHandle, Arc<ProcessMetrics>)>,
 ) -> Response {
-    process.record();
-    (
-        [
+    let rendered = tokio::task::spawn_blocking(move || {
+        process.record();
+        handle.render()
+    })
+    .await;
+    match rendered {
+        Ok(text) => (
+            [
+                (
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
+                ),
+                (CACHE_CONTROL, NO_STORE),
+            ],
+            text,
+        )
+            .into_response(),
+        Err(e) => {
+            tracing::error!(error = %e, "rendering /metrics failed");
             (
-                CONTENT_TYPE,
-                HeaderValue::from_static("text/plain; version=0.0.4; charset=utf-8"),
-            ),
-            (CACHE_CONTROL, NO_STORE),
-        ],
-        handle.render(),
-    )
-        .into_response()
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "rendering the metrics failed (see the server log); the next scrape will retry\n",
+            )
+                .into_response()
+        }
+    }
 }
