@@ -196,8 +196,12 @@ impl HealthRegistry {
     }
 
     /// Readiness: should the load balancer send traffic here? Runs the critical checks only;
-    /// `fail` while starting or draining, or when a critical check fails.
+    /// `fail` when a critical check fails, and at once, without running any check, while
+    /// starting or draining.
     pub async fn readiness(&self) -> HealthReport {
+        if let Some(output) = self.lifecycle_failure() {
+            return self.report_with(Status::Fail, Some(output), BTreeMap::new());
+        }
         self.run(|slot| slot.check.criticality == Criticality::Critical)
             .await
     }
@@ -233,6 +237,17 @@ impl HealthRegistry {
         &self.inner.config
     }
 
+    /// Why the lifecycle alone fails readiness (draining, or not started yet), if it does.
+    fn lifecycle_failure(&self) -> Option<&'static str> {
+        if self.is_draining() {
+            Some(DRAINING_OUTPUT)
+        } else if !self.is_started() {
+            Some(STARTING_OUTPUT)
+        } else {
+            None
+        }
+    }
+
     async fn run(&self, include: impl Fn(&Slot) -> bool) -> HealthReport {
         let selected: Vec<&Slot> = self.inner.slots.iter().filter(|s| include(s)).collect();
         let ttl = self.inner.config.cache_ttl;
@@ -244,11 +259,9 @@ impl HealthRegistry {
                 .zip(&results)
                 .map(|(slot, result)| (slot.check.criticality, result.status)),
         );
-        let mut output = None;
-        if self.is_draining() {
-            (status, output) = (Status::Fail, Some(DRAINING_OUTPUT));
-        } else if !self.is_started() {
-            (status, output) = (Status::Fail, Some(STARTING_OUTPUT));
+        let output = self.lifecycle_failure();
+        if output.is_some() {
+            status = Status::Fail;
         }
 
         let mut checks: BTreeMap<String, Vec<CheckResult>> = BTreeMap::new();

@@ -311,3 +311,27 @@ async fn checks_report_their_own_measurements() {
     assert_eq!(pool.observed_unit.as_deref(), Some("ratio"));
     assert_eq!(pool.component_type.as_deref(), Some("datastore"));
 }
+
+#[tokio::test]
+async fn draining_readiness_does_not_wait_for_hung_checks() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    let health = HealthRegistry::builder()
+        .check("postgres", Critical, Duration::from_secs(30), move || {
+            counted.fetch_add(1, Ordering::SeqCst);
+            std::future::pending::<Status>()
+        })
+        .require_startup()
+        .build();
+    let started = Instant::now();
+    assert_eq!(health.readiness().await.status, Fail, "starting");
+    health.mark_started();
+    health.start_draining();
+    assert_eq!(health.readiness().await.status, Fail, "draining");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "took {:?}",
+        started.elapsed()
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "no dependency was called");
+}

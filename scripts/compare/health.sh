@@ -2,9 +2,11 @@
 # Liveness throughput: clip-health's /health (axum, one tokio worker thread, RED layer on)
 # against nginx answering the same body with `return 200` (one worker process), both on
 # loopback, measured by wrk with the same threads, connections and duration, alternating
-# servers over several rounds of one run.
+# servers over several rounds of one run. With two CPUs or more, both servers share the last
+# CPU and wrk runs on the others (taskset), so the load generator neither steals the server's
+# core nor preempts it on every response it wakes up for; PIN=0 lets the kernel place them.
 #
-#   scripts/compare/health.sh            # ROUNDS=3 DURATION=5s CONNECTIONS=32 THREADS=1
+#   scripts/compare/health.sh            # ROUNDS=3 DURATION=5s CONNECTIONS=32 THREADS=1 PIN=1
 #
 # Last line: `health ratio=X`, X = our requests/s over nginx's (X > 1: we are faster).
 set -euo pipefail
@@ -13,6 +15,7 @@ ROUNDS=${ROUNDS:-3}
 DURATION=${DURATION:-5s}
 CONNECTIONS=${CONNECTIONS:-32}
 THREADS=${THREADS:-1}
+PIN=${PIN:-1}
 
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 work=$(mktemp -d -t clip-health-compare.XXXXXX)
@@ -51,8 +54,16 @@ cargo build --release --quiet -p clip-health --example health_server --manifest-
 target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo/Cargo.toml" |
     python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
 
+server_cpu=() client_cpu=()
+cpus=$(nproc)
+if [ "$PIN" = 1 ] && [ "$cpus" -ge 2 ] && command -v taskset >/dev/null; then
+    server_cpu=(taskset -c "$((cpus - 1))")
+    client_cpu=(taskset -c "0-$((cpus - 2))")
+    echo "servers pinned to CPU $((cpus - 1)), wrk to CPUs 0-$((cpus - 2))" >&2
+fi
+
 ours_port=$(free_port)
-"$target_dir/release/examples/health_server" "127.0.0.1:$ours_port" >"$work/ours.log" 2>&1 &
+"${server_cpu[@]}" "$target_dir/release/examples/health_server" "127.0.0.1:$ours_port" >"$work/ours.log" 2>&1 &
 pids+=($!)
 
 nginx_port=$(free_port)
@@ -81,7 +92,7 @@ http {
     }
 }
 CONF
-"$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" &
+"${server_cpu[@]}" "$NGINX" -p "$work/nginx" -c "$work/nginx/nginx.conf" -e "$work/nginx/logs/error.log" &
 pids+=($!)
 
 ours="http://127.0.0.1:$ours_port/health"
@@ -92,13 +103,13 @@ wait_for "$theirs"
 diff <(curl -fsS "$ours") <(curl -fsS "$theirs") >/dev/null || { echo "bodies differ" >&2; exit 1; }
 
 rps() { # url -> requests/s
-    wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$1" | tee -a "$work/wrk.log" |
+    "${client_cpu[@]}" wrk -t"$THREADS" -c"$CONNECTIONS" -d"$DURATION" "$1" | tee -a "$work/wrk.log" |
         awk '/^Requests\/sec:/ { print $2 }'
 }
 
 # Warm both (connection setup, page faults), then alternate so drift hits both sides alike.
-wrk -t1 -c4 -d1s "$ours" >/dev/null
-wrk -t1 -c4 -d1s "$theirs" >/dev/null
+"${client_cpu[@]}" wrk -t1 -c4 -d1s "$ours" >/dev/null
+"${client_cpu[@]}" wrk -t1 -c4 -d1s "$theirs" >/dev/null
 ours_total=0
 theirs_total=0
 for round in $(seq 1 "$ROUNDS"); do
