@@ -232,6 +232,31 @@ impl HealthRegistry {
         self.inner.started.load(Ordering::Acquire)
     }
 
+    /// Runs every check now, whatever the cache holds, and caches the results.
+    pub async fn refresh(&self) {
+        let slots = &self.inner.slots;
+        join_all(slots.iter().map(|slot| slot.observe(Duration::ZERO))).await;
+    }
+
+    /// Refreshes every check every `every` on a background task, so probes read a warm cache
+    /// and never wait for a dependency (keep `every` at or below the cache TTL). The task ends
+    /// when the last clone of the registry is dropped, or when the returned handle is aborted.
+    /// Call it from within a tokio runtime.
+    pub fn spawn_background_refresh(&self, every: Duration) -> tokio::task::JoinHandle<()> {
+        let registry = Arc::downgrade(&self.inner);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every.max(Duration::from_millis(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = registry.upgrade() else {
+                    return;
+                };
+                HealthRegistry { inner }.refresh().await;
+            }
+        })
+    }
+
     /// The settings in force.
     pub fn config(&self) -> &HealthConfig {
         &self.inner.config

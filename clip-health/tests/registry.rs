@@ -335,3 +335,36 @@ async fn draining_readiness_does_not_wait_for_hung_checks() {
     );
     assert_eq!(calls.load(Ordering::SeqCst), 0, "no dependency was called");
 }
+
+#[tokio::test]
+async fn background_refresh_keeps_the_cache_warm_without_probes() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let health = HealthRegistry::builder()
+        .check(
+            "postgres",
+            Critical,
+            Duration::from_secs(1),
+            counting_check(&calls, Duration::ZERO),
+        )
+        .cache_ttl(Duration::from_secs(60))
+        .build();
+    let refresher = health.spawn_background_refresh(Duration::from_millis(20));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let refreshed = calls.load(Ordering::SeqCst);
+    assert!(refreshed >= 3, "refreshed {refreshed} times in 200 ms");
+    // Probes read what the refresher observed.
+    for _ in 0..10 {
+        assert_eq!(health.readiness().await.status, Pass);
+    }
+    assert!(
+        calls.load(Ordering::SeqCst) <= refreshed + 1,
+        "probes made no calls of their own"
+    );
+
+    // The task stops once the registry is gone.
+    drop(health);
+    tokio::time::timeout(Duration::from_secs(2), refresher)
+        .await
+        .expect("refresher ends when the registry is dropped")
+        .expect("refresher did not panic");
+}
