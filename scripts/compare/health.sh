@@ -38,7 +38,15 @@ need wrk wrk
 need nginx nginx
 NGINX=$(PATH="$PATH:/usr/sbin" command -v nginx)
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+free_port() { # a loopback port nobody listens on
+    local port
+    for _ in $(seq 1 50); do
+        port=$((20000 + RANDOM % 40000))
+        (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return 0; }
+    done
+    echo "no free port found" >&2
+    exit 1
+}
 
 wait_for() { # url
     for _ in $(seq 1 100); do
@@ -51,8 +59,7 @@ wait_for() { # url
 
 echo "building the example server (release)" >&2
 cargo build --release --quiet -p clip-health --example health_server --manifest-path "$repo/Cargo.toml" >&2
-target_dir=$(cargo metadata --format-version 1 --no-deps --manifest-path "$repo/Cargo.toml" |
-    python3 -c 'import json,sys; print(json.load(sys.stdin)["target_directory"])')
+target_dir=${CARGO_TARGET_DIR:-$repo/target}
 
 server_cpu=() client_cpu=()
 cpus=$(nproc)
