@@ -18,16 +18,24 @@ use axum::serve::ListenerExt;
 use clip_health::axum::RedLayer;
 use clip_health::{Check, CheckOutcome, Criticality, HealthConfig, HealthRegistry};
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
+fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let dependency = args.next();
     // One worker: the figure of scripts/compare/health.sh is per core, against one nginx worker.
-    tokio::runtime::Builder::new_multi_thread()
+    let result = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)
         .enable_all()
-        .build()?
-        .block_on(serve(addr, dependency))
+        .build()
+        .map_err(Into::into)
+        .and_then(|runtime| runtime.block_on(serve(addr, dependency)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("health_server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
 }
 
 async fn serve(addr: String, dependency: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
