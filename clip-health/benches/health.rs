@@ -168,5 +168,31 @@ fn readiness(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, red_layer, render, readiness);
+/// `GET /health` through the axum router in process (no socket): what routing, the liveness
+/// handler and the RED layer add to hyper's own per-request cost.
+fn liveness_in_process(c: &mut Criterion) {
+    let mut group = c.benchmark_group("liveness_in_process");
+    let health = HealthRegistry::builder().build();
+    let bare = clip_health::axum::router(health.clone(), None);
+    let with_red = clip_health::axum::router(health, None).layer(RedLayer::new());
+    let mut cx = Context::from_waker(Waker::noop());
+    for (name, router) in [("router", bare), ("router_with_red_layer", with_red)] {
+        let mut router = router;
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let req = Request::get("/health")
+                    .body(axum::body::Body::empty())
+                    .expect("request");
+                let mut fut = std::pin::pin!(Service::call(&mut router, req));
+                match fut.as_mut().poll(&mut cx) {
+                    Poll::Ready(Ok(res)) => black_box(res),
+                    _ => unreachable!("liveness answers at once"),
+                }
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, red_layer, render, readiness, liveness_in_process);
 criterion_main!(benches);
