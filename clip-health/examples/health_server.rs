@@ -1,0 +1,101 @@
+//! A minimal service wired with clip-health: health routes, `/metrics`, the RED layer and a
+//! dependency check, on one tokio worker thread. Ctrl-C drains (readiness fails) before exiting.
+//!
+//! ```text
+//! cargo run -p clip-health --example health_server -- 127.0.0.1:3000 [dependency-host:port]
+//! curl -i localhost:3000/health
+//! curl -i -H 'Authorization: Bearer demo-token' localhost:3000/api/health
+//! curl localhost:3000/metrics
+//! ```
+//! The optional second argument is a TCP address checked as a critical dependency (e.g. your
+//! Postgres at 127.0.0.1:5432); without it the check always passes.
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::routing::get;
+use axum::serve::ListenerExt;
+use clip_health::axum::RedLayer;
+use clip_health::{Check, CheckOutcome, Criticality, HealthConfig, HealthRegistry};
+
+fn main() -> std::process::ExitCode {
+    let mut args = std::env::args().skip(1);
+    let addr = args.next().unwrap_or_else(|| "127.0.0.1:3000".to_owned());
+    let dependency = args.next();
+    // One worker: the figure of scripts/compare/health.sh is per core, against one nginx worker.
+    let result = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .map_err(Into::into)
+        .and_then(|runtime| runtime.block_on(serve(addr, dependency)));
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("health_server: {e}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(addr: String, dependency: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
+    let prometheus = clip_health::prometheus::install()?;
+    let mut config = HealthConfig::from_env()?;
+    config
+        .details_token
+        .get_or_insert_with(|| "demo-token".to_owned());
+
+    let dependency_check = Check::new(
+        "dependency",
+        Criticality::Critical,
+        Duration::from_secs(2),
+        move || {
+            let target = dependency.clone();
+            async move {
+                let Some(target) = target else {
+                    return CheckOutcome::pass();
+                };
+                match tokio::net::TcpStream::connect(&target).await {
+                    Ok(_) => CheckOutcome::pass(),
+                    Err(e) => CheckOutcome::fail(format!("cannot connect to {target}: {e}")),
+                }
+            }
+        },
+    )
+    .component_type("datastore")
+    .failure_threshold(2);
+
+    let health = HealthRegistry::builder()
+        .with_check(dependency_check)
+        .config(config)
+        .version(env!("CARGO_PKG_VERSION"))
+        .service_id(format!("health_server-{}", std::process::id()))
+        .description("clip-health example server")
+        .require_startup()
+        .build();
+
+    let app = Router::new()
+        .route("/clips/{id}", get(|| async { "a clip" }))
+        .merge(clip_health::axum::router(health.clone(), Some(prometheus)))
+        .layer(RedLayer::new());
+
+    let listener = tokio::net::TcpListener::bind(&addr).await?;
+    println!("listening on http://{}", listener.local_addr()?);
+    health.mark_started();
+
+    let draining = health.clone();
+    // As nginx does by default: small responses leave at once instead of waiting on Nagle.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async move {
+            let _ = tokio::signal::ctrl_c().await;
+            // Fail readiness first so the load balancer stops sending, then finish what is in flight.
+            draining.start_draining();
+            eprintln!("draining for 2 s, then shutting down");
+            tokio::time::sleep(Duration::from_secs(2)).await;
+        })
+        .await?;
+    Ok(())
+}

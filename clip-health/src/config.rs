@@ -1,0 +1,164 @@
+//! Settings read from the environment: how long results are cached and the token that unlocks details.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::HealthError;
+
+/// Settings of a [`HealthRegistry`](crate::HealthRegistry) that operators set per deployment.
+///
+/// Environment variables (each also read with a `VITE_` prefix):
+///
+/// | variable | meaning | default |
+/// |---|---|---|
+/// | `HEALTH_CACHE_TTL` | how long a check result is reused, in ms (`0`: never reused) | `1000` |
+/// | `HEALTH_DETAILS_TOKEN` | bearer token that unlocks check details on `/api/health` | none: details never shown |
+/// | `HEALTH_DETAILS_TOKEN_FILE` | file holding that token (trailing newline ignored) | |
+#[derive(Clone, PartialEq, Eq)]
+pub struct HealthConfig {
+    /// How long a check's result is served from cache before the check runs again.
+    pub cache_ttl: Duration,
+    /// Callers presenting `Authorization: Bearer <token>` see check details on `/api/health`.
+    pub details_token: Option<String>,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        Self {
+            cache_ttl: Duration::from_secs(1),
+            details_token: None,
+        }
+    }
+}
+
+impl fmt::Debug for HealthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HealthConfig")
+            .field("cache_ttl", &self.cache_ttl)
+            .field(
+                "details_token",
+                &self.details_token.as_ref().map(|_| "<redacted>"),
+            )
+            .finish()
+    }
+}
+
+/// Longest accepted cache TTL: a health result older than this says nothing about now.
+const MAX_CACHE_TTL: Duration = Duration::from_secs(300);
+
+impl HealthConfig {
+    /// Reads the variables in the table above from the process environment, then validates.
+    pub fn from_env() -> Result<Self, HealthError> {
+        Self::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Like [`from_env`](Self::from_env) with any source of variables (tests, config files).
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, HealthError> {
+        let get = |name: &str| -> Option<(String, String)> {
+            lookup(name)
+                .map(|v| (name.to_owned(), v))
+                .or_else(|| lookup(&format!("VITE_{name}")).map(|v| (format!("VITE_{name}"), v)))
+        };
+        let mut cfg = Self::default();
+        if let Some((var, value)) = get("HEALTH_CACHE_TTL") {
+            let ms: u64 = value.trim().parse().map_err(|_| HealthError::InvalidEnv {
+                var,
+                value: value.clone(),
+                reason: "expected a whole number of milliseconds, e.g. 1000".into(),
+            })?;
+            cfg.cache_ttl = Duration::from_millis(ms);
+        }
+        if let Some((_, value)) = get("HEALTH_DETAILS_TOKEN") {
+            cfg.details_token = Some(value);
+        } else if let Some((var, path)) = get("HEALTH_DETAILS_TOKEN_FILE") {
+            let text = std::fs::read_to_string(&path)
+                .map_err(|source| HealthError::SecretFile { var, path, source })?;
+            cfg.details_token = Some(text.trim_end_matches(['\r', '\n']).to_owned());
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// Checks the settings, naming the variable to fix.
+    pub fn validate(&self) -> Result<(), HealthError> {
+        if self.cache_ttl > MAX_CACHE_TTL {
+            return Err(HealthError::InvalidEnv {
+                var: "HEALTH_CACHE_TTL".into(),
+                value: self.cache_ttl.as_millis().to_string(),
+                reason: format!(
+                    "at most {} ms: an older result says nothing about the dependency now",
+                    MAX_CACHE_TTL.as_millis()
+                ),
+            });
+        }
+        if let Some(token) = &self.details_token
+            && (token.is_empty() || token.chars().any(char::is_whitespace))
+        {
+            return Err(HealthError::InvalidEnv {
+                var: "HEALTH_DETAILS_TOKEN".into(),
+                value: "<redacted>".into(),
+                reason: "must be non-empty and contain no whitespace (it is sent as `Authorization: Bearer <token>`)".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        move |name| map.get(name).cloned()
+    }
+
+    #[test]
+    fn defaults_when_nothing_is_set() {
+        assert_eq!(
+            HealthConfig::from_lookup(env(&[])).ok(),
+            Some(HealthConfig::default())
+        );
+        assert_eq!(HealthConfig::default().cache_ttl, Duration::from_secs(1));
+    }
+
+    #[test]
+    fn reads_plain_and_vite_names() {
+        let cfg = HealthConfig::from_lookup(env(&[
+            ("VITE_HEALTH_CACHE_TTL", "250"),
+            ("HEALTH_DETAILS_TOKEN", "s3cret"),
+        ]));
+        let cfg = cfg.expect("valid");
+        assert_eq!(cfg.cache_ttl, Duration::from_millis(250));
+        assert_eq!(cfg.details_token.as_deref(), Some("s3cret"));
+        assert!(
+            !format!("{cfg:?}").contains("s3cret"),
+            "Debug must not leak the token"
+        );
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        let err = HealthConfig::from_lookup(env(&[("VITE_HEALTH_CACHE_TTL", "1s")])).unwrap_err();
+        assert!(err.to_string().contains("VITE_HEALTH_CACHE_TTL"), "{err}");
+        let err = HealthConfig::from_lookup(env(&[("HEALTH_CACHE_TTL", "600000")])).unwrap_err();
+        assert!(err.to_string().contains("HEALTH_CACHE_TTL"), "{err}");
+        let err = HealthConfig::from_lookup(env(&[("HEALTH_DETAILS_TOKEN", "a b")])).unwrap_err();
+        assert!(err.to_string().contains("HEALTH_DETAILS_TOKEN"), "{err}");
+        assert!(
+            !err.to_string().contains("a b"),
+            "the message must not echo the secret"
+        );
+        let err =
+            HealthConfig::from_lookup(env(&[("HEALTH_DETAILS_TOKEN_FILE", "/nonexistent/t")]))
+                .unwrap_err();
+        assert!(
+            err.to_string().contains("HEALTH_DETAILS_TOKEN_FILE"),
+            "{err}"
+        );
+    }
+}
