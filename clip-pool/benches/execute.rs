@@ -35,13 +35,6 @@ fn bench(c: &mut Criterion) {
     });
 
     let mut g = c.benchmark_group("select_1_one_connection");
-    g.bench_function("raw_bb8_get_and_query", |b| {
-        b.to_async(&rt).iter(|| async {
-            let conn = raw.get().await.expect("get");
-            let row = conn.query_one(&raw_statement, &[]).await.expect("query");
-            row.get::<_, i32>(0)
-        })
-    });
     g.bench_function("clip_pool_execute", |b| {
         b.to_async(&rt).iter(|| async {
             ours.execute(async |c| {
@@ -51,6 +44,13 @@ fn bench(c: &mut Criterion) {
             })
             .await
             .expect("execute")
+        })
+    });
+    g.bench_function("raw_bb8_get_and_query", |b| {
+        b.to_async(&rt).iter(|| async {
+            let conn = raw.get().await.expect("get");
+            let row = conn.query_one(&raw_statement, &[]).await.expect("query");
+            row.get::<_, i32>(0)
         })
     });
     g.finish();
