@@ -110,7 +110,7 @@ fn render(c: &mut Criterion) {
                         ("route", format!("/r{route}/{{id}}")),
                         ("status", status.to_string()),
                     ];
-                    metrics::counter!("clip_http_requests_total", &labels).increment(7);
+                    metrics::counter!("http_requests_total", &labels).increment(7);
                 }
             }
         }

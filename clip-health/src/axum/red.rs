@@ -1,8 +1,8 @@
 //! A tower layer recording RED metrics (rate, errors, duration) per route template.
 //!
-//! Records `clip_http_requests_total{method,route,status}`, the histogram
-//! `clip_http_request_duration_seconds{method,route,status}` (time to response headers) and the
-//! gauge `clip_http_requests_in_flight`. `route` is axum's [`MatchedPath`] (`/clips/{id}`),
+//! Records `http_requests_total{method,route,status}`, the histogram
+//! `http_request_duration_seconds{method,route,status}` (time to response headers) and the
+//! gauge `http_requests_in_flight`. `route` is axum's [`MatchedPath`] (`/clips/{id}`),
 //! never the raw path, so label cardinality stays bounded; requests that matched no route are
 //! labelled `unmatched`. A request whose client went away before the response counts as status 499.
 
@@ -188,7 +188,7 @@ struct RedMetrics {
 impl RedMetrics {
     fn in_flight(&self) -> &Gauge {
         self.in_flight
-            .get_or_init(|| metrics::gauge!("clip_http_requests_in_flight"))
+            .get_or_init(|| metrics::gauge!("http_requests_in_flight"))
     }
 
     fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
@@ -229,8 +229,8 @@ impl Handles {
             ("status", status.to_string()),
         ];
         Handles {
-            requests: metrics::counter!("clip_http_requests_total", &labels),
-            duration: metrics::histogram!("clip_http_request_duration_seconds", &labels),
+            requests: metrics::counter!("http_requests_total", &labels),
+            duration: metrics::histogram!("http_request_duration_seconds", &labels),
             method,
             route: route.into(),
             status,
