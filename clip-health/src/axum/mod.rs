@@ -24,8 +24,10 @@ use crate::process::ProcessMetrics;
 use crate::{HEALTH_JSON, HealthRegistry, HealthReport};
 
 mod auth;
+mod liveness;
 mod red;
 
+pub use liveness::{Liveness, LivenessFuture, LivenessLayer};
 pub use red::{RedFuture, RedLayer, RedService};
 
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");

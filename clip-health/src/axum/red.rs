@@ -53,6 +53,11 @@ impl RedLayer {
     pub fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
         self.metrics.record(method, route, status, elapsed);
     }
+
+    /// The handle cache, shared with the liveness fast path so both record in the same series.
+    pub(crate) fn metrics(&self) -> Arc<RedMetrics> {
+        self.metrics.clone()
+    }
 }
 
 impl<S> Layer<S> for RedLayer {
@@ -169,7 +174,7 @@ impl Drop for Pending {
 
 /// The counter and histogram of one (method, route, status).
 #[derive(Debug)]
-struct Handles {
+pub(crate) struct Handles {
     method: Method,
     route: Box<str>,
     status: u16,
@@ -180,7 +185,7 @@ struct Handles {
 /// Handle cache keyed by a hash of (method, route, status); entries check the full key, so a
 /// hash collision costs a scan, never a wrong label.
 #[derive(Debug, Default)]
-struct RedMetrics {
+pub(crate) struct RedMetrics {
     handles: RwLock<HashMap<u64, Vec<Arc<Handles>>, BuildHasherDefault<PassThrough>>>,
     in_flight: OnceLock<Gauge>,
 }
@@ -192,6 +197,11 @@ impl RedMetrics {
     }
 
     fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
+        self.handles(method, route, status).observe(elapsed);
+    }
+
+    /// The cached handles of (method, route, status), created on first use.
+    pub(crate) fn handles(&self, method: &Method, route: &str, status: u16) -> Arc<Handles> {
         let method = normalise(method);
         let hash = key_hash(&method, route, status);
         let matches =
@@ -201,7 +211,7 @@ impl RedMetrics {
             map.get(&hash)
                 .and_then(|list| list.iter().find(matches).cloned())
         };
-        let handles = match cached {
+        match cached {
             Some(handles) => handles,
             None => {
                 let mut map = self.handles.write().unwrap_or_else(|e| e.into_inner());
@@ -215,13 +225,17 @@ impl RedMetrics {
                     }
                 }
             }
-        };
-        handles.requests.increment(1);
-        handles.duration.record(elapsed.as_secs_f64());
+        }
     }
 }
 
 impl Handles {
+    /// Counts one finished request that took `elapsed`.
+    pub(crate) fn observe(&self, elapsed: Duration) {
+        self.requests.increment(1);
+        self.duration.record(elapsed.as_secs_f64());
+    }
+
     fn new(method: Method, route: &str, status: u16) -> Self {
         let labels = [
             ("method", method.as_str().to_owned()),
