@@ -26,7 +26,9 @@ const LIVENESS_PATHS: [&str; 2] = ["/health", "/lb-health"];
 /// Answers `GET /health` and `GET /lb-health` in front of the app it wraps, with the same
 /// status, headers and body as [`router`](super::router)'s liveness routes, and records them in
 /// the same RED series (`route="/health"` or `"/lb-health"`) as the given [`RedLayer`] would.
-/// Wrap the finished app (after `Router::layer`), and serve it with
+/// It answers those two paths whatever the wrapped app routes, so use it only where
+/// [`router`](super::router) is merged at the root (not nested under a prefix). Wrap the
+/// finished app (after `Router::layer`), and serve it with
 /// [`axum::ServiceExt::into_make_service`]:
 ///
 /// ```no_run

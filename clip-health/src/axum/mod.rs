@@ -9,6 +9,9 @@
 //!
 //! Health answers are `application/health+json` with `Cache-Control: no-store` (a cached
 //! "pass" in a proxy would hide an outage).
+//!
+//! [`LivenessLayer`] answers the two liveness routes before routing (same answer, same RED
+//! series), for servers where probes are a large share of the requests.
 
 use axum::Router;
 use axum::extract::State;
