@@ -1,5 +1,6 @@
-//! A minimal service wired with clip-health: health routes, `/metrics`, the RED layer and a
-//! dependency check, on one tokio worker thread. Ctrl-C drains (readiness fails) before exiting.
+//! A minimal service wired with clip-health: health routes, `/metrics`, the RED layer, the
+//! liveness fast path and a dependency check, on a current-thread tokio runtime. Ctrl-C drains
+//! (readiness fails) before exiting.
 //!
 //! ```text
 //! cargo run -p clip-health --example health_server -- 127.0.0.1:3000 [dependency-host:port]
