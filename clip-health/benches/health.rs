@@ -6,7 +6,7 @@ use std::task::{Context, Poll, Waker};
 use std::time::Duration;
 
 use axum::extract::MatchedPath;
-use clip_health::axum::RedLayer;
+use clip_health::axum::{LivenessLayer, RedLayer};
 use clip_health::{Criticality, HealthRegistry, Status};
 use criterion::{Criterion, criterion_group, criterion_main};
 use http::{Method, Request, Response};
@@ -110,7 +110,7 @@ fn render(c: &mut Criterion) {
                         ("route", format!("/r{route}/{{id}}")),
                         ("status", status.to_string()),
                     ];
-                    metrics::counter!("clip_http_requests_total", &labels).increment(7);
+                    metrics::counter!("http_requests_total", &labels).increment(7);
                 }
             }
         }
@@ -168,30 +168,51 @@ fn readiness(c: &mut Criterion) {
     });
 }
 
-/// `GET /health` through the axum router in process (no socket): what routing, the liveness
-/// handler and the RED layer add to hyper's own per-request cost.
+/// `GET /health` in process (no socket): what routing, the liveness handler and the RED layer
+/// add to hyper's own per-request cost, and what the fast path in front of them saves.
 fn liveness_in_process(c: &mut Criterion) {
     let mut group = c.benchmark_group("liveness_in_process");
     let health = HealthRegistry::builder().build();
-    let bare = clip_health::axum::router(health.clone(), None);
-    let with_red = clip_health::axum::router(health, None).layer(RedLayer::new());
-    let mut cx = Context::from_waker(Waker::noop());
-    for (name, router) in [("router", bare), ("router_with_red_layer", with_red)] {
-        let mut router = router;
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let req = Request::get("/health")
-                    .body(axum::body::Body::empty())
-                    .expect("request");
-                let mut fut = std::pin::pin!(Service::call(&mut router, req));
-                match fut.as_mut().poll(&mut cx) {
-                    Poll::Ready(Ok(res)) => black_box(res),
-                    _ => unreachable!("liveness answers at once"),
-                }
-            })
-        });
-    }
+    let red = RedLayer::new();
+    let with_red = clip_health::axum::router(health.clone(), None).layer(red.clone());
+    bench_get_health(
+        &mut group,
+        "router",
+        clip_health::axum::router(health, None),
+    );
+    bench_get_health(&mut group, "router_with_red_layer", with_red.clone());
+    // The fast path in front of the router with the RED layer, recording in its series.
+    let fast_path = LivenessLayer::recording(&red).layer(with_red);
+    bench_get_health(&mut group, "fast_path_with_red", fast_path);
+    let fast_path_alone = LivenessLayer::new().layer(clip_health::axum::router(
+        HealthRegistry::builder().build(),
+        None,
+    ));
+    bench_get_health(&mut group, "fast_path_without_metrics", fast_path_alone);
     group.finish();
+}
+
+fn bench_get_health<S>(
+    group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+    name: &str,
+    mut service: S,
+) where
+    S: Service<Request<axum::body::Body>, Response = Response<axum::body::Body>>,
+    S::Error: std::fmt::Debug,
+{
+    let mut cx = Context::from_waker(Waker::noop());
+    group.bench_function(name, |b| {
+        b.iter(|| {
+            let req = Request::get("/health")
+                .body(axum::body::Body::empty())
+                .expect("request");
+            let mut fut = std::pin::pin!(service.call(req));
+            match fut.as_mut().poll(&mut cx) {
+                Poll::Ready(Ok(res)) => black_box(res),
+                _ => unreachable!("liveness answers at once"),
+            }
+        })
+    });
 }
 
 criterion_group!(benches, red_layer, render, readiness, liveness_in_process);

@@ -1,5 +1,6 @@
-//! A minimal service wired with clip-health: health routes, `/metrics`, the RED layer and a
-//! dependency check, on one tokio worker thread. Ctrl-C drains (readiness fails) before exiting.
+//! A minimal service wired with clip-health: health routes, `/metrics`, the RED layer, the
+//! liveness fast path and a dependency check, on a current-thread tokio runtime. Ctrl-C drains
+//! (readiness fails) before exiting.
 //!
 //! ```text
 //! cargo run -p clip-health --example health_server -- 127.0.0.1:3000 [dependency-host:port]
@@ -12,19 +13,21 @@
 
 use std::time::Duration;
 
-use axum::Router;
+use axum::extract::Request;
 use axum::routing::get;
 use axum::serve::ListenerExt;
-use clip_health::axum::RedLayer;
+use axum::{Router, ServiceExt};
+use clip_health::axum::{LivenessLayer, RedLayer};
 use clip_health::{Check, CheckOutcome, Criticality, HealthConfig, HealthRegistry};
+use tower::Layer;
 
 fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let dependency = args.next();
-    // One worker: the figure of scripts/compare/health.sh is per core, against one nginx worker.
-    let result = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
+    // One thread: the figure of scripts/compare/health.sh is per core, against one nginx worker.
+    // A current-thread runtime skips the work-stealing scheduler's cross-thread bookkeeping.
+    let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Into::into)
@@ -74,10 +77,13 @@ async fn serve(addr: String, dependency: Option<String>) -> Result<(), Box<dyn s
         .require_startup()
         .build();
 
+    let red = RedLayer::new();
     let app = Router::new()
         .route("/clips/{id}", get(|| async { "a clip" }))
         .merge(clip_health::axum::router(health.clone(), Some(prometheus)))
-        .layer(RedLayer::new());
+        .layer(red.clone());
+    // Liveness probes answered before routing, recorded in the same RED series.
+    let app = LivenessLayer::recording(&red).layer(app);
 
     let listener = tokio::net::TcpListener::bind(&addr).await?;
     println!("listening on http://{}", listener.local_addr()?);
@@ -88,7 +94,7 @@ async fn serve(addr: String, dependency: Option<String>) -> Result<(), Box<dyn s
     let listener = listener.tap_io(|tcp| {
         let _ = tcp.set_nodelay(true);
     });
-    axum::serve(listener, app)
+    axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(async move {
             let _ = tokio::signal::ctrl_c().await;
             // Fail readiness first so the load balancer stops sending, then finish what is in flight.

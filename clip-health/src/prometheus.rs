@@ -78,17 +78,17 @@ fn spawn_upkeep(handle: PrometheusHandle) {
 /// Registers the help text and units of the metrics this crate records.
 pub fn describe() {
     describe_counter!(
-        "clip_http_requests_total",
+        "http_requests_total",
         Unit::Count,
         "HTTP requests answered, by method, route template and status code"
     );
     describe_histogram!(
-        "clip_http_request_duration_seconds",
+        "http_request_duration_seconds",
         Unit::Seconds,
         "Time from request to response headers, by method, route template and status code"
     );
     describe_gauge!(
-        "clip_http_requests_in_flight",
+        "http_requests_in_flight",
         Unit::Count,
         "HTTP requests being handled now"
     );

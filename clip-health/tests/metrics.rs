@@ -151,14 +151,14 @@ async fn red_metrics_are_labelled_by_route_template_with_buckets() {
         ("route", "/clips/{id}"),
         ("status", "200"),
     ];
-    assert_eq!(m.value("clip_http_requests_total", &get_clip), Some(3.0));
+    assert_eq!(m.value("http_requests_total", &get_clip), Some(3.0));
     let created = [("method", "POST"), ("route", "/clips"), ("status", "201")];
-    assert_eq!(m.value("clip_http_requests_total", &created), Some(1.0));
+    assert_eq!(m.value("http_requests_total", &created), Some(1.0));
     let unmatched = [("method", "GET"), ("route", "unmatched"), ("status", "404")];
-    assert_eq!(m.value("clip_http_requests_total", &unmatched), Some(1.0));
+    assert_eq!(m.value("http_requests_total", &unmatched), Some(1.0));
     assert_eq!(
         m.value(
-            "clip_http_requests_total",
+            "http_requests_total",
             &[("route", "/health"), ("status", "200")]
         ),
         Some(1.0)
@@ -177,7 +177,7 @@ async fn red_metrics_are_labelled_by_route_template_with_buckets() {
     // Duration is a real histogram with the explicit buckets, not a summary.
     assert_eq!(
         m.types
-            .get("clip_http_request_duration_seconds")
+            .get("http_request_duration_seconds")
             .map(String::as_str),
         Some("histogram")
     );
@@ -185,28 +185,31 @@ async fn red_metrics_are_labelled_by_route_template_with_buckets() {
         let mut labels = get_clip.to_vec();
         labels.push(("le", le));
         assert_eq!(
-            m.value("clip_http_request_duration_seconds_bucket", &labels),
+            m.value("http_request_duration_seconds_bucket", &labels),
             Some(3.0),
             "bucket le={le}"
         );
     }
     assert_eq!(
-        m.value("clip_http_request_duration_seconds_count", &get_clip),
+        m.value("http_request_duration_seconds_count", &get_clip),
         Some(3.0)
     );
     assert!(
-        m.value("clip_http_request_duration_seconds_sum", &get_clip)
+        m.value("http_request_duration_seconds_sum", &get_clip)
             .is_some_and(|s| s >= 0.0)
     );
     assert!(
-        m.value("clip_http_requests_in_flight", &[])
+        m.value("http_requests_in_flight", &[])
             .is_some_and(|v| v >= 1.0),
         "the scrape itself is in flight"
     );
 
     // Naming: counters end in _total, histograms are in seconds or bytes, no summaries.
     for (name, kind) in &m.types {
-        assert!(name.starts_with("clip_"), "{name}");
+        assert!(
+            name.starts_with("clip_") || name.starts_with("http_"),
+            "{name}: neither the RED names nor clip_*"
+        );
         match kind.as_str() {
             "counter" => assert!(name.ends_with("_total"), "counter {name}"),
             "histogram" => assert!(
@@ -254,7 +257,7 @@ async fn a_request_dropped_by_its_client_counts_as_499() {
     for _ in 0..50 {
         let m = scrape(&scraper, addr).await;
         seen = m.value(
-            "clip_http_requests_total",
+            "http_requests_total",
             &[("route", "/slow"), ("status", "499")],
         );
         if seen.is_some() {

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Liveness throughput: clip-health's /health (axum, one tokio worker thread, RED layer on)
+# Liveness throughput: clip-health's /health (axum on a current-thread tokio runtime, the crate's
+# router behind its LivenessLayer fast path, RED metrics on)
 # against nginx answering the same body with `return 200` (one worker process), both on
 # loopback, measured by wrk with the same threads, connections and duration, alternating
 # servers over several rounds of one run. With two CPUs or more, both servers share the last

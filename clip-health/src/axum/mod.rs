@@ -9,6 +9,9 @@
 //!
 //! Health answers are `application/health+json` with `Cache-Control: no-store` (a cached
 //! "pass" in a proxy would hide an outage).
+//!
+//! [`LivenessLayer`] answers the two liveness routes before routing (same answer, same RED
+//! series), for servers where probes are a large share of the requests.
 
 use axum::Router;
 use axum::extract::State;
@@ -24,8 +27,10 @@ use crate::process::ProcessMetrics;
 use crate::{HEALTH_JSON, HealthRegistry, HealthReport};
 
 mod auth;
+mod liveness;
 mod red;
 
+pub use liveness::{Liveness, LivenessFuture, LivenessLayer};
 pub use red::{RedFuture, RedLayer, RedService};
 
 const NO_STORE: HeaderValue = HeaderValue::from_static("no-store");

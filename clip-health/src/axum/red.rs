@@ -1,8 +1,8 @@
 //! A tower layer recording RED metrics (rate, errors, duration) per route template.
 //!
-//! Records `clip_http_requests_total{method,route,status}`, the histogram
-//! `clip_http_request_duration_seconds{method,route,status}` (time to response headers) and the
-//! gauge `clip_http_requests_in_flight`. `route` is axum's [`MatchedPath`] (`/clips/{id}`),
+//! Records `http_requests_total{method,route,status}`, the histogram
+//! `http_request_duration_seconds{method,route,status}` (time to response headers) and the
+//! gauge `http_requests_in_flight`. `route` is axum's [`MatchedPath`] (`/clips/{id}`),
 //! never the raw path, so label cardinality stays bounded; requests that matched no route are
 //! labelled `unmatched`. A request whose client went away before the response counts as status 499.
 
@@ -52,6 +52,11 @@ impl RedLayer {
     /// Records one finished request directly, for callers outside tower (and for benchmarks).
     pub fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
         self.metrics.record(method, route, status, elapsed);
+    }
+
+    /// The handle cache, shared with the liveness fast path so both record in the same series.
+    pub(crate) fn metrics(&self) -> Arc<RedMetrics> {
+        self.metrics.clone()
     }
 }
 
@@ -169,7 +174,7 @@ impl Drop for Pending {
 
 /// The counter and histogram of one (method, route, status).
 #[derive(Debug)]
-struct Handles {
+pub(crate) struct Handles {
     method: Method,
     route: Box<str>,
     status: u16,
@@ -180,7 +185,7 @@ struct Handles {
 /// Handle cache keyed by a hash of (method, route, status); entries check the full key, so a
 /// hash collision costs a scan, never a wrong label.
 #[derive(Debug, Default)]
-struct RedMetrics {
+pub(crate) struct RedMetrics {
     handles: RwLock<HashMap<u64, Vec<Arc<Handles>>, BuildHasherDefault<PassThrough>>>,
     in_flight: OnceLock<Gauge>,
 }
@@ -188,10 +193,15 @@ struct RedMetrics {
 impl RedMetrics {
     fn in_flight(&self) -> &Gauge {
         self.in_flight
-            .get_or_init(|| metrics::gauge!("clip_http_requests_in_flight"))
+            .get_or_init(|| metrics::gauge!("http_requests_in_flight"))
     }
 
     fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
+        self.handles(method, route, status).observe(elapsed);
+    }
+
+    /// The cached handles of (method, route, status), created on first use.
+    pub(crate) fn handles(&self, method: &Method, route: &str, status: u16) -> Arc<Handles> {
         let method = normalise(method);
         let hash = key_hash(&method, route, status);
         let matches =
@@ -201,7 +211,7 @@ impl RedMetrics {
             map.get(&hash)
                 .and_then(|list| list.iter().find(matches).cloned())
         };
-        let handles = match cached {
+        match cached {
             Some(handles) => handles,
             None => {
                 let mut map = self.handles.write().unwrap_or_else(|e| e.into_inner());
@@ -215,13 +225,17 @@ impl RedMetrics {
                     }
                 }
             }
-        };
-        handles.requests.increment(1);
-        handles.duration.record(elapsed.as_secs_f64());
+        }
     }
 }
 
 impl Handles {
+    /// Counts one finished request that took `elapsed`.
+    pub(crate) fn observe(&self, elapsed: Duration) {
+        self.requests.increment(1);
+        self.duration.record(elapsed.as_secs_f64());
+    }
+
     fn new(method: Method, route: &str, status: u16) -> Self {
         let labels = [
             ("method", method.as_str().to_owned()),
@@ -229,8 +243,8 @@ impl Handles {
             ("status", status.to_string()),
         ];
         Handles {
-            requests: metrics::counter!("clip_http_requests_total", &labels),
-            duration: metrics::histogram!("clip_http_request_duration_seconds", &labels),
+            requests: metrics::counter!("http_requests_total", &labels),
+            duration: metrics::histogram!("http_request_duration_seconds", &labels),
             method,
             route: route.into(),
             status,
