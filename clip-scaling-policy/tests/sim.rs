@@ -70,6 +70,8 @@ fn bad_csv_lines_are_reported_with_their_number() {
         ("0,1\n15,NaN\n", 2, "\"NaN\""),
         ("0,1\n15,inf\n", 2, "\"inf\""),
         ("0,1\n1e300,1\n", 2, "beyond the simulator's limit"),
+        ("seconds,rate\n# note\nsecs,rate\n0,1\n", 3, "\"secs\""),
+        ("0,1\nnoon,1\n", 2, "\"noon\""),
     ];
     for (csv, line, problem) in cases {
         let err = Trace::from_csv("bad", csv).expect_err(csv);
