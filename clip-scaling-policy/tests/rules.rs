@@ -673,3 +673,40 @@ fn the_messages_quoted_in_the_readme_are_real() {
         "hold at 3: auto-scaling disabled (AUTO_SCALING_ENABLED=false)"
     );
 }
+
+#[test]
+fn a_clock_that_goes_back_before_the_last_event_holds_every_cooldown_in_full() {
+    let p = policy();
+    let hot = with(|m| m.cpu_percent = Some(90.0));
+    // (first decision's metrics, later metrics, expected cooldown direction)
+    let cases = [(hot, hot, Direction::Up), (idle(), idle(), Direction::Down)];
+    for (first, later, direction) in cases {
+        let mut state = ScalingState::new(10);
+        let d = p.decide(&first, &state, at(1_000.0));
+        assert_ne!(d.action, Action::Hold, "{d}");
+        state.record(&d, at(1_000.0));
+        state.set_ready(Some(state.current()));
+        // The wall clock steps back (NTP, a restored VM): now is before the last event.
+        for secs in [999.0, 0.0] {
+            let d = p.decide(&later, &state, at(secs));
+            assert_eq!(d.action, Action::Hold, "at {secs} s: {d}");
+            let c = d.reasons.limits.cooldown.expect("a cooldown holds");
+            let full = match direction {
+                Direction::Up => Duration::from_secs(60),
+                Direction::Down => Duration::from_secs(300),
+            };
+            assert_eq!((c.direction, c.remaining), (direction, full), "{d}");
+        }
+        // Recording at the earlier time neither panics nor loses the history.
+        let d = p.decide(&mid(), &state, at(0.0));
+        state.record(&d, at(0.0));
+        assert_eq!(state.events().count(), 1);
+    }
+    // A sample stamped after `now` (clocks out of step) is not stale.
+    let d = p.decide_observed(&idle(), at(100.0), &ScalingState::new(10), at(0.0));
+    assert_eq!(
+        (d.action, d.reasons.stale),
+        (Action::ScaleDown, false),
+        "{d}"
+    );
+}
