@@ -175,18 +175,19 @@ impl ScalingConfig {
             c.max_instances = v;
         }
         for (kind, (up_var, down_var)) in MetricKind::ALL.into_iter().zip(THRESHOLD_VARIABLES) {
-            // p95 thresholds are given in milliseconds, stored in seconds.
-            let scale = if kind == MetricKind::P95ResponseTime {
-                1e-3
+            // p95 thresholds are given in milliseconds, stored in seconds. Dividing (rather than
+            // multiplying by 1e-3) gives the nearest f64: 1100 ms is exactly 1.1.
+            let per_unit = if kind == MetricKind::P95ResponseTime {
+                1_000.0
             } else {
                 1.0
             };
             let rule = c.rule_mut(kind);
             if let Some(v) = env.parse(up_var, "a number", parse_f64)? {
-                rule.up = v * scale;
+                rule.up = v / per_unit;
             }
             if let Some(v) = env.parse(down_var, "a number", parse_f64)? {
-                rule.down = v * scale;
+                rule.down = v / per_unit;
             }
         }
         let secs = "a number of seconds";
@@ -258,9 +259,11 @@ impl ScalingConfig {
         }
         for (kind, (up_var, down_var)) in MetricKind::ALL.into_iter().zip(THRESHOLD_VARIABLES) {
             let rule = self.rule(kind);
+            // Back in the variable's unit, rounded to a microsecond so 0.7 s reads 700, not
+            // 700.0000000000001.
             let shown = |v: f64| {
                 if kind == MetricKind::P95ResponseTime {
-                    v * 1e3
+                    (v * 1e6).round() / 1e3
                 } else {
                     v
                 }
