@@ -431,6 +431,8 @@ fn step_policies_bound_each_period() {
         (7, Some(7)),
         "{second}"
     );
+    let edge = p.decide(&huge, &state, at(14.999));
+    assert_eq!(edge.target, 7, "still the first period: {edge}");
     let later = p.decide(&huge, &state, at(15.0));
     assert_eq!(later.target, 10, "a new period starts from 5: {later}");
 }
@@ -514,6 +516,7 @@ fn instances_warming_up_do_not_count_for_a_further_scale_up_of_the_same_spike() 
     let d = p.decide(&with(|m| m.cpu_percent = Some(140.0)), &state, at(0.0));
     state.record(&d, at(0.0));
     assert_eq!(p.decide(&hot, &state, at(61.0)).action, Action::Hold);
+    assert_eq!(p.decide(&hot, &state, at(119.999)).action, Action::Hold);
     assert_eq!(p.decide(&hot, &state, at(120.0)).target, 8);
 }
 
