@@ -177,6 +177,19 @@ impl fmt::Display for Value {
     }
 }
 
+/// Text from an operator (an override's reason) with line breaks and other control characters
+/// shown as spaces, so the message stays one line in a log.
+struct OneLine<'a>(&'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        self.0
+            .chars()
+            .try_for_each(|c| f.write_char(if c.is_control() { ' ' } else { c }))
+    }
+}
+
 fn unix_secs(t: SystemTime) -> u64 {
     t.duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
@@ -236,7 +249,7 @@ impl fmt::Display for Decision {
                     f,
                     "manual override to {} ({}) until unix time {}",
                     o.target,
-                    o.reason,
+                    OneLine(&o.reason),
                     unix_secs(o.expires_at)
                 )?,
                 None => f.write_str("manual override")?,

@@ -551,6 +551,11 @@ fn a_manual_override_dominates_until_it_expires() {
         // An override may leave the bounds on purpose.
         state.set_override(40, "incident 123", at(1200.0));
         assert_eq!(p.decide(&idle(), &state, at(700.0)).target, 40);
+        // The reason is operator text: a line break in it does not break the one-line message.
+        state.set_override(6, "incident 123\nsee runbook", at(1200.0));
+        let d = p.decide(&idle(), &state, at(700.0));
+        assert_eq!(d.message().lines().count(), 1, "{d}");
+        assert!(d.message().contains("(incident 123 see runbook)"), "{d}");
         state.clear_override();
         assert_ne!(
             p.decide(&idle(), &state, at(700.0)).reasons.rule,
