@@ -5,13 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use clip_scaling_policy::{Action, Metrics, ScalingConfig, ScalingPolicy, ScalingState};
-use common::at;
+use clip_scaling_policy::{Action, Metrics, ScalingState};
+use common::{at, policy};
 use proptest::prelude::*;
-
-fn policy() -> ScalingPolicy {
-    ScalingPolicy::new(ScalingConfig::default()).expect("defaults are valid")
-}
 
 /// A plausible value: mostly in range, sometimes far above.
 fn value() -> impl Strategy<Value = f64> {
