@@ -166,9 +166,10 @@ impl Decision {
     }
 }
 
-struct Value(MetricKind, f64);
+/// A metric value (or threshold) with its unit, as messages show it: p95 to the millisecond.
+struct WithUnit(MetricKind, f64);
 
-impl fmt::Display for Value {
+impl fmt::Display for WithUnit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             MetricKind::P95ResponseTime => write!(f, "{:.3}{}", self.1, self.0.unit()),
@@ -215,8 +216,8 @@ impl fmt::Display for Decision {
                         f,
                         "{} {} > {}",
                         reading.metric.name(),
-                        Value(reading.metric, v),
-                        Value(reading.metric, reading.up_threshold)
+                        WithUnit(reading.metric, v),
+                        WithUnit(reading.metric, reading.up_threshold)
                     )?;
                     if let Some(w) = reading.wants {
                         write!(f, " (wants {w})")?;
@@ -234,7 +235,12 @@ impl fmt::Display for Decision {
                 f.write_str("no metric above its scale-up threshold; within band:")?;
                 for reading in r.readings.iter().filter(|x| x.verdict == Verdict::Within) {
                     let v = reading.value.unwrap_or(f64::NAN);
-                    write!(f, " {} {}", reading.metric.name(), Value(reading.metric, v))?;
+                    write!(
+                        f,
+                        " {} {}",
+                        reading.metric.name(),
+                        WithUnit(reading.metric, v)
+                    )?;
                 }
             }
             Rule::MissingMetric { metric } => write!(
