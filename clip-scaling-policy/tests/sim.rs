@@ -81,7 +81,13 @@ fn bad_csv_lines_are_reported_with_their_number() {
         );
         assert!(err.to_string().contains(problem), "{csv}: {err}");
     }
-    assert!(Trace::from_csv("empty", "seconds,request_rate\n").is_err());
+    for empty in ["", "seconds,request_rate\n", "# nothing yet\n\n"] {
+        assert_eq!(
+            Trace::from_csv("empty", empty),
+            Err(ScalingError::EmptyTrace),
+            "{empty:?}"
+        );
+    }
 }
 
 #[test]

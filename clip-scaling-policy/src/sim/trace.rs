@@ -168,10 +168,7 @@ impl Trace {
             });
         }
         if points.is_empty() {
-            return Err(ScalingError::InvalidTrace {
-                line: 0,
-                problem: "no data lines".into(),
-            });
+            return Err(ScalingError::EmptyTrace);
         }
         Ok(Self {
             name: name.into(),
