@@ -212,9 +212,9 @@ proptest! {
     }
 
     #[test]
-    fn no_environment_value_makes_from_env_panic(var in 0usize..24, value in csv_like()) {
+    fn no_environment_value_makes_from_env_panic(var in 0usize..25, value in csv_like()) {
         use clip_scaling_policy::ScalingConfig;
-        const VARS: [&str; 24] = [
+        const VARS: [&str; 25] = [
             "AUTO_SCALING_ENABLED", "MIN_INSTANCES", "MAX_INSTANCES", "CPU_THRESHOLD",
             "CPU_SCALE_DOWN_THRESHOLD", "MEMORY_THRESHOLD", "MEMORY_SCALE_DOWN_THRESHOLD",
             "REQUEST_RATE_THRESHOLD", "REQUEST_RATE_SCALE_DOWN_THRESHOLD", "QUEUE_LENGTH_THRESHOLD",
@@ -222,7 +222,8 @@ proptest! {
             "RESPONSE_TIME_SCALE_DOWN_THRESHOLD_MS", "SCALE_UP_COOLDOWN", "SCALE_DOWN_COOLDOWN",
             "SCALE_DOWN_STABILIZATION", "SCALE_UP_MAX_PERCENT", "SCALE_UP_MAX_INSTANCES",
             "SCALE_UP_PERIOD", "SCALE_DOWN_MAX_PERCENT", "SCALE_DOWN_MAX_INSTANCES",
-            "SCALE_DOWN_PERIOD", "INSTANCE_WARMUP", "SCALING_IGNORE_METRICS",
+            "SCALE_DOWN_PERIOD", "INSTANCE_WARMUP",
+    "METRICS_MAX_AGE", "SCALING_IGNORE_METRICS",
         ];
         let name = VARS[var];
         match ScalingConfig::from_lookup(|n| (n == name).then(|| value.clone())) {

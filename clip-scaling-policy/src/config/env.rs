@@ -9,7 +9,9 @@ use crate::{MetricKind, ScalingConfig, ScalingError};
 impl ScalingConfig {
     /// Reads the configuration from the process environment (see [`ScalingConfig::from_lookup`]).
     pub fn from_env() -> Result<Self, ScalingError> {
-        Self::from_lookup(|name| std::env::var(name).ok())
+        // A value that is not UTF-8 is refused by name (its lossy text does not parse), not
+        // taken as unset as `std::env::var(..).ok()` would.
+        Self::from_lookup(|name| std::env::var_os(name).map(|v| v.to_string_lossy().into_owned()))
     }
 
     /// Reads the configuration through `lookup` (a variable name to its value), starting from the
