@@ -1,5 +1,6 @@
 //! `ScalingConfig::from_env` against the real process environment. The only test in this binary,
 //! so setting variables cannot race another test reading them.
+#![cfg(unix)] // non-UTF-8 values are built from bytes, a Unix notion
 
 use std::ffi::OsStr;
 use std::os::unix::ffi::OsStrExt;
