@@ -4,10 +4,10 @@
 //! ```text
 //! cargo run -p clip-scaling-policy --example simulate                   # the five built-in traces, a week each
 //! cargo run -p clip-scaling-policy --example simulate -- trace.csv      # your trace (seconds,request_rate,queue_arrivals)
-//! cargo run -p clip-scaling-policy --example simulate -- --out charts/  # where the SVGs go (default: target/simulate/)
+//! cargo run -p clip-scaling-policy --example simulate -- --out charts/  # where the SVGs go (default: the workspace's target/simulate/)
 //! ```
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clip_scaling_policy::sim::{
@@ -41,9 +41,12 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
             _ => csv = Some(arg.into()),
         }
     }
+    // The workspace's target/ wherever the example is started from, not a stray ./target.
     let out = out.unwrap_or_else(|| {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let workspace = manifest.parent().unwrap_or(manifest);
         let target = std::env::var_os("CARGO_TARGET_DIR")
-            .map_or_else(|| PathBuf::from("target"), PathBuf::from);
+            .map_or_else(|| workspace.join("target"), PathBuf::from);
         target.join("simulate")
     });
     std::fs::create_dir_all(&out)

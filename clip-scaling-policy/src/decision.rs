@@ -166,14 +166,28 @@ impl Decision {
     }
 }
 
-struct Value(MetricKind, f64);
+/// A metric value (or threshold) with its unit, as messages show it: p95 to the millisecond.
+struct WithUnit(MetricKind, f64);
 
-impl fmt::Display for Value {
+impl fmt::Display for WithUnit {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.0 {
             MetricKind::P95ResponseTime => write!(f, "{:.3}{}", self.1, self.0.unit()),
             _ => write!(f, "{:.1}{}", self.1, self.0.unit()),
         }
+    }
+}
+
+/// Text from an operator (an override's reason) with line breaks and other control characters
+/// shown as spaces, so the message stays one line in a log.
+struct OneLine<'a>(&'a str);
+
+impl fmt::Display for OneLine<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        use fmt::Write;
+        self.0
+            .chars()
+            .try_for_each(|c| f.write_char(if c.is_control() { ' ' } else { c }))
     }
 }
 
@@ -202,8 +216,8 @@ impl fmt::Display for Decision {
                         f,
                         "{} {} > {}",
                         reading.metric.name(),
-                        Value(reading.metric, v),
-                        Value(reading.metric, reading.up_threshold)
+                        WithUnit(reading.metric, v),
+                        WithUnit(reading.metric, reading.up_threshold)
                     )?;
                     if let Some(w) = reading.wants {
                         write!(f, " (wants {w})")?;
@@ -221,7 +235,12 @@ impl fmt::Display for Decision {
                 f.write_str("no metric above its scale-up threshold; within band:")?;
                 for reading in r.readings.iter().filter(|x| x.verdict == Verdict::Within) {
                     let v = reading.value.unwrap_or(f64::NAN);
-                    write!(f, " {} {}", reading.metric.name(), Value(reading.metric, v))?;
+                    write!(
+                        f,
+                        " {} {}",
+                        reading.metric.name(),
+                        WithUnit(reading.metric, v)
+                    )?;
                 }
             }
             Rule::MissingMetric { metric } => write!(
@@ -236,7 +255,7 @@ impl fmt::Display for Decision {
                     f,
                     "manual override to {} ({}) until unix time {}",
                     o.target,
-                    o.reason,
+                    OneLine(&o.reason),
                     unix_secs(o.expires_at)
                 )?,
                 None => f.write_str("manual override")?,

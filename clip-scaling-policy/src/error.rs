@@ -62,4 +62,9 @@ pub enum ScalingError {
         /// What is wrong with it.
         problem: String,
     },
+    /// A trace (CSV) holds no data line at all (empty, or only a header and comments).
+    #[error(
+        "the trace has no data lines; expected lines of `seconds,request_rate,queue_arrivals` after an optional header"
+    )]
+    EmptyTrace,
 }

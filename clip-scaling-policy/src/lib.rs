@@ -14,7 +14,11 @@
 //! let d = policy.decide(&m, &state, now);
 //! assert_eq!(d.action, Action::ScaleUp);
 //! assert_eq!(d.target, 4); // ceil(3 * 85 / 70)
-//! println!("{d}"); // scale up 3 -> 4: cpu 85.0% > 70.0% (wants 4)
+//! assert_eq!(
+//!     d.to_string(),
+//!     "scale up 3 -> 4: cpu 85.0% > 70.0% (wants 4); \
+//!      missing or invalid (never a reason to scale down): memory, request_rate, queue_length, p95"
+//! );
 //! state.record(&d, now);
 //! # Ok::<(), clip_scaling_policy::ScalingError>(())
 //! ```

@@ -4,8 +4,9 @@ use std::time::Duration;
 
 /// One load sample of the fleet. Every field is an `Option`: a missing metric is not a zero.
 ///
-/// A missing, NaN, infinite-negative or negative value can never cause a scale-down; a present
-/// value may still cause a scale-up on its own.
+/// A missing, NaN or negative value (negative infinity included) can never cause a scale-down;
+/// a present value may still cause a scale-up on its own. `+inf` counts as far above any
+/// threshold: it scales up, within the step policy and `MAX_INSTANCES`.
 #[derive(Debug, Clone, Copy, Default, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Metrics {

@@ -175,3 +175,20 @@ fn ignored_metrics_let_a_service_without_a_queue_scale_down() {
         Action::ScaleDown
     );
 }
+
+#[test]
+fn millisecond_thresholds_are_reported_as_set() {
+    let err = from(&[
+        ("RESPONSE_TIME_THRESHOLD_MS", "300"),
+        ("RESPONSE_TIME_SCALE_DOWN_THRESHOLD_MS", "700"),
+    ])
+    .expect_err("empty band");
+    assert!(
+        err.to_string().starts_with(
+            "RESPONSE_TIME_SCALE_DOWN_THRESHOLD_MS=700 is not below RESPONSE_TIME_THRESHOLD_MS=300:"
+        ),
+        "{err}"
+    );
+    let c = from(&[("RESPONSE_TIME_THRESHOLD_MS", "1100")]).expect("valid");
+    assert_eq!(c.p95_response_time.up, 1.1);
+}

@@ -5,13 +5,9 @@ mod common;
 
 use std::time::Duration;
 
-use clip_scaling_policy::{Action, Metrics, ScalingConfig, ScalingPolicy, ScalingState};
-use common::at;
+use clip_scaling_policy::{Action, Metrics, ScalingState};
+use common::{at, policy};
 use proptest::prelude::*;
-
-fn policy() -> ScalingPolicy {
-    ScalingPolicy::new(ScalingConfig::default()).expect("defaults are valid")
-}
 
 /// A plausible value: mostly in range, sometimes far above.
 fn value() -> impl Strategy<Value = f64> {
@@ -182,6 +178,59 @@ proptest! {
                 let gap = pair[1].at.duration_since(pair[0].at).expect("ordered");
                 prop_assert!(gap >= Duration::from_secs(300), "{:?} then {:?}", pair[0], pair[1]);
             }
+        }
+    }
+}
+
+/// Text shaped like a CSV trace or an env value, with the characters that break parsers.
+fn csv_like() -> impl Strategy<Value = String> {
+    prop_oneof![
+        any::<String>(),
+        "[0-9eE.,+\\-# \\na-z]{0,200}",
+        proptest::collection::vec(("[0-9.eE+\\-]{0,12}", "[0-9.eE+\\-]{0,12}"), 0..20)
+            .prop_map(|rows| rows.iter().map(|(a, b)| format!("{a},{b}\n")).collect()),
+    ]
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+
+    #[test]
+    fn no_csv_text_makes_the_trace_reader_panic(text in csv_like()) {
+        use clip_scaling_policy::sim::Trace;
+        if let Ok(trace) = Trace::from_csv("fuzz", &text) {
+            // What it accepts is what the simulator relies on.
+            prop_assert!(!trace.points.is_empty());
+            prop_assert!(trace.points.windows(2).all(|w| w[0].at_secs < w[1].at_secs));
+            let sane = |v: f64| v.is_finite() && v >= 0.0;
+            let all_sane = trace
+                .points
+                .iter()
+                .all(|p| sane(p.at_secs) && sane(p.request_rate) && sane(p.queue_arrivals));
+            prop_assert!(all_sane);
+        }
+    }
+
+    #[test]
+    fn no_environment_value_makes_from_env_panic(var in 0usize..25, value in csv_like()) {
+        use clip_scaling_policy::ScalingConfig;
+        const VARS: [&str; 25] = [
+            "AUTO_SCALING_ENABLED", "MIN_INSTANCES", "MAX_INSTANCES", "CPU_THRESHOLD",
+            "CPU_SCALE_DOWN_THRESHOLD", "MEMORY_THRESHOLD", "MEMORY_SCALE_DOWN_THRESHOLD",
+            "REQUEST_RATE_THRESHOLD", "REQUEST_RATE_SCALE_DOWN_THRESHOLD", "QUEUE_LENGTH_THRESHOLD",
+            "QUEUE_LENGTH_SCALE_DOWN_THRESHOLD", "RESPONSE_TIME_THRESHOLD_MS",
+            "RESPONSE_TIME_SCALE_DOWN_THRESHOLD_MS", "SCALE_UP_COOLDOWN", "SCALE_DOWN_COOLDOWN",
+            "SCALE_DOWN_STABILIZATION", "SCALE_UP_MAX_PERCENT", "SCALE_UP_MAX_INSTANCES",
+            "SCALE_UP_PERIOD", "SCALE_DOWN_MAX_PERCENT", "SCALE_DOWN_MAX_INSTANCES",
+            "SCALE_DOWN_PERIOD", "INSTANCE_WARMUP",
+    "METRICS_MAX_AGE", "SCALING_IGNORE_METRICS",
+        ];
+        let name = VARS[var];
+        match ScalingConfig::from_lookup(|n| (n == name).then(|| value.clone())) {
+            // Whatever it accepts drives a policy.
+            Ok(config) => prop_assert!(clip_scaling_policy::ScalingPolicy::new(config).is_ok()),
+            // Whatever it refuses, it says which variable.
+            Err(e) => prop_assert!(e.to_string().contains(name), "{}", e),
         }
     }
 }

@@ -70,6 +70,8 @@ fn bad_csv_lines_are_reported_with_their_number() {
         ("0,1\n15,NaN\n", 2, "\"NaN\""),
         ("0,1\n15,inf\n", 2, "\"inf\""),
         ("0,1\n1e300,1\n", 2, "beyond the simulator's limit"),
+        ("seconds,rate\n# note\nsecs,rate\n0,1\n", 3, "\"secs\""),
+        ("0,1\nnoon,1\n", 2, "\"noon\""),
     ];
     for (csv, line, problem) in cases {
         let err = Trace::from_csv("bad", csv).expect_err(csv);
@@ -79,7 +81,13 @@ fn bad_csv_lines_are_reported_with_their_number() {
         );
         assert!(err.to_string().contains(problem), "{csv}: {err}");
     }
-    assert!(Trace::from_csv("empty", "seconds,request_rate\n").is_err());
+    for empty in ["", "seconds,request_rate\n", "# nothing yet\n\n"] {
+        assert_eq!(
+            Trace::from_csv("empty", empty),
+            Err(ScalingError::EmptyTrace),
+            "{empty:?}"
+        );
+    }
 }
 
 #[test]
@@ -264,4 +272,61 @@ fn the_svg_chart_shows_demand_and_each_run() {
         .map(|l| l.matches(',').count())
         .max();
     assert!(longest.is_some_and(|n| n <= 1_000), "{longest:?}");
+}
+
+#[test]
+fn a_hand_built_trace_with_non_finite_numbers_neither_panics_nor_hangs() {
+    let model = CapacityModel::default();
+    let point = |at_secs: f64, request_rate: f64| TracePoint {
+        at_secs,
+        request_rate,
+        queue_arrivals: request_rate,
+    };
+    let traces = [
+        (
+            "infinite load",
+            vec![
+                point(0.0, 300.0),
+                point(60.0, f64::INFINITY),
+                point(120.0, 0.0),
+            ],
+        ),
+        ("NaN load", vec![point(0.0, f64::NAN), point(60.0, 300.0)]),
+        (
+            "negative load",
+            vec![point(0.0, -500.0), point(60.0, 300.0)],
+        ),
+        (
+            "NaN start",
+            vec![point(f64::NAN, 300.0), point(60.0, 300.0)],
+        ),
+    ];
+    for (name, points) in traces {
+        let trace = Trace {
+            name: name.into(),
+            points,
+        };
+        let config = ScalingConfig::default();
+        let mut ours = PolicyAutoscaler::new(ScalingPolicy::new(config.clone()).expect("valid"), 3);
+        let a = sim::simulate(&trace, &model, &mut ours);
+        let b = sim::simulate(&trace, &model, &mut HpaBaseline::new(&config));
+        assert!(
+            a.samples.iter().all(|s| (3..=20).contains(&s.instances)),
+            "{name}: {}",
+            a.report
+        );
+        let svg = sim::render_svg("chart", &[&a, &b], &model);
+        assert!(svg.trim_end().ends_with("</svg>"), "{name}");
+        for bad in ["NaN", "inf"] {
+            assert!(!svg.contains(bad), "{name}: {bad} in the SVG");
+        }
+    }
+    // An infinite demand is what the chart's top is: the fleet lines keep their own scale.
+    let zero_capacity = CapacityModel {
+        requests_per_instance: 0.0,
+        ..CapacityModel::default()
+    };
+    let run = sim::simulate(&constant(600.0, 600.0), &model, &mut Fixed(5));
+    let svg = sim::render_svg("zero capacity", &[&run], &zero_capacity);
+    assert!(!svg.contains("NaN") && !svg.contains("inf"), "{svg}");
 }

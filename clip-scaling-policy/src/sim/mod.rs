@@ -154,9 +154,16 @@ pub struct Run {
 /// Replays `trace` through `autoscaler` over `model` (at most [`MAX_TRACE_SECS`] of it).
 pub fn simulate(trace: &Trace, model: &CapacityModel, autoscaler: &mut dyn Autoscaler) -> Run {
     let tick = model.tick.as_secs_f64().max(1.0);
-    let start = trace.points.first().map_or(0.0, |p| p.at_secs);
-    // A hand-built trace may be longer than a CSV one may; replay at most a year of it.
+    // A hand-built trace may hold times a CSV one may not (NaN, infinite, longer than a year):
+    // replay at most a year of it, from 0 when its start is not a number.
+    let start = trace
+        .points
+        .first()
+        .map_or(0.0, |p| p.at_secs)
+        .clamp(-MAX_TRACE_SECS, MAX_TRACE_SECS);
+    let start = if start.is_nan() { 0.0 } else { start };
     let duration = trace.duration_secs().clamp(0.0, MAX_TRACE_SECS);
+    let duration = if duration.is_nan() { 0.0 } else { duration };
     let ticks = (duration / tick).floor() as u64 + 1;
     let epoch = UNIX_EPOCH + Duration::from_secs(1_700_000_000);
 
@@ -181,7 +188,8 @@ pub fn simulate(trace: &Trace, model: &CapacityModel, autoscaler: &mut dyn Autos
     let mut samples = Vec::with_capacity(ticks.min(1 << 20) as usize);
 
     for i in 0..ticks {
-        let t = start + i as f64 * tick;
+        let elapsed = i as f64 * tick;
+        let t = start + elapsed;
         while let Some(p) = trace.points.get(next_point).filter(|p| p.at_secs <= t) {
             load = Some(*p);
             next_point += 1;
@@ -224,14 +232,14 @@ pub fn simulate(trace: &Trace, model: &CapacityModel, autoscaler: &mut dyn Autos
             report.slo_violation_minutes += tick / 60.0;
         }
         samples.push(Sample {
-            at_secs: t - start,
+            at_secs: elapsed,
             request_rate: rate,
             instances,
             ready,
             violation,
         });
 
-        let now = epoch + Duration::from_secs_f64(t - start);
+        let now = epoch + Duration::from_secs_f64(elapsed);
         let target = autoscaler.decide(&metrics, Fleet { instances, ready }, now);
         report.decisions += 1;
         if target != instances {

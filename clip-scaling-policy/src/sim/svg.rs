@@ -26,15 +26,27 @@ pub fn render_svg(title: &str, runs: &[&Run], model: &CapacityModel) -> String {
         .iter()
         .map(|s| (s.at_secs, s.request_rate / model.requests_per_instance))
         .collect();
+    // The scale follows finite values only: an infinite or NaN demand (a hand-built trace, a
+    // zero per-instance capacity) is drawn at the top or the bottom, never as "NaN" coordinates.
     let peak = runs
         .iter()
         .flat_map(|r| r.samples.iter().map(|s| f64::from(s.instances)))
-        .chain(demand.iter().map(|d| d.1))
+        .chain(demand.iter().map(|d| d.1).filter(|v| v.is_finite()))
         .fold(1.0f64, f64::max)
         .ceil()
         + 1.0;
-    let x = |t: f64| LEFT + (WIDTH - LEFT - RIGHT) * t / duration;
-    let y = |v: f64| TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - v / peak);
+    let x = |t: f64| {
+        let t = if t.is_nan() {
+            0.0
+        } else {
+            t.clamp(0.0, duration)
+        };
+        LEFT + (WIDTH - LEFT - RIGHT) * t / duration
+    };
+    let y = |v: f64| {
+        let v = if v.is_nan() { 0.0 } else { v.clamp(0.0, peak) };
+        TOP + (HEIGHT - TOP - BOTTOM) * (1.0 - v / peak)
+    };
 
     let mut svg = String::new();
     let _ = write!(
@@ -47,8 +59,10 @@ pub fn render_svg(title: &str, runs: &[&Run], model: &CapacityModel) -> String {
     );
     // Horizontal grid with instance counts.
     let step = (peak / 8.0).ceil().max(1.0);
-    let mut v = 0.0;
-    while v <= peak {
+    for v in (0u32..)
+        .map(|k| f64::from(k) * step)
+        .take_while(|v| *v <= peak)
+    {
         let _ = writeln!(
             svg,
             r##"<line x1="{LEFT}" x2="{:.1}" y1="{:.1}" y2="{:.1}" stroke="#eee"/><text x="{:.1}" y="{:.1}" text-anchor="end">{v}</text>"##,
@@ -58,7 +72,6 @@ pub fn render_svg(title: &str, runs: &[&Run], model: &CapacityModel) -> String {
             LEFT - 6.0,
             y(v) + 4.0
         );
-        v += step;
     }
     let hours = duration / 3_600.0;
     let _ = writeln!(

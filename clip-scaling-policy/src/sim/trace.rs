@@ -119,19 +119,23 @@ impl Trace {
     /// jobs). A header line, blank lines and `#` comments are skipped. Times must increase.
     pub fn from_csv(name: impl Into<String>, csv: &str) -> Result<Self, ScalingError> {
         let mut points: Vec<TracePoint> = Vec::new();
+        let mut first_line = true;
         for (i, line) in csv.lines().enumerate() {
             let line = line.trim();
             if line.is_empty() || line.starts_with('#') {
                 continue;
             }
+            let may_be_header = std::mem::replace(&mut first_line, false);
             let bad = |problem: String| ScalingError::InvalidTrace {
                 line: i + 1,
                 problem,
             };
             let fields: Vec<&str> = line.split(',').map(str::trim).collect();
             let numbers: Vec<Option<f64>> = fields.iter().map(|f| f.parse::<f64>().ok()).collect();
-            if points.is_empty() && numbers.first().is_some_and(Option::is_none) {
-                continue; // header
+            // Only the first line may be a header: a later unreadable line is an error, not
+            // something to skip in silence.
+            if may_be_header && numbers.first().is_some_and(Option::is_none) {
+                continue;
             }
             if !(2..=3).contains(&fields.len()) {
                 return Err(bad(format!("{} fields", fields.len())));
@@ -164,10 +168,7 @@ impl Trace {
             });
         }
         if points.is_empty() {
-            return Err(ScalingError::InvalidTrace {
-                line: 0,
-                problem: "no data lines".into(),
-            });
+            return Err(ScalingError::EmptyTrace);
         }
         Ok(Self {
             name: name.into(),

@@ -3,7 +3,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use clip_scaling_policy::Metrics;
+use clip_scaling_policy::{Metrics, ScalingConfig, ScalingPolicy};
 
 /// A fixed instant plus `secs` seconds, so tests never read the clock.
 pub fn at(secs: f64) -> SystemTime {
@@ -41,4 +41,16 @@ pub fn idle() -> Metrics {
         queue_length: Some(0.0),
         p95_response_time: Some(Duration::ZERO),
     }
+}
+
+/// The policy with the guide's defaults.
+pub fn policy() -> ScalingPolicy {
+    ScalingPolicy::new(ScalingConfig::default()).expect("defaults are valid")
+}
+
+/// [`mid`] with one change: the sample a test is about.
+pub fn with(f: impl FnOnce(&mut Metrics)) -> Metrics {
+    let mut m = mid();
+    f(&mut m);
+    m
 }
