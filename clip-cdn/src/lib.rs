@@ -1,7 +1,10 @@
 //! # clip-cdn
 //!
-//! CDN URLs and assets with retry, fallback to origin or local files, caching, preload and invalidation; and an image optimizer.
-//!
-//! Not built yet: this crate is a placeholder of the workspace layout (see the crate README).
-#![forbid(unsafe_code)]
+//! CDN URLs and assets with retry, fallback to origin or local files, caching, preload
+//! and invalidation; and an image optimizer ([`image`]) faster than `vipsthumbnail`.
 #![warn(missing_docs)]
+
+mod error;
+pub mod image;
+
+pub use error::{Error, Result};
