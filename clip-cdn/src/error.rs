@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 /// Everything that can go wrong in `clip-cdn`.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
     /// The input is empty.
