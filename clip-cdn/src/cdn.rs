@@ -393,6 +393,8 @@ impl Inner {
             && self.generation.load(Relaxed) == generation
         {
             self.cache.insert(key.clone(), asset.clone()).await;
+            // Keeps entry_count/weighted_size (stats) current; once per miss, off the hit path.
+            self.cache.run_pending_tasks().await;
         }
         self.in_flight
             .lock()

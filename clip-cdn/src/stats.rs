@@ -40,10 +40,15 @@ pub struct PreloadReport {
     pub ok: usize,
     /// Assets that failed, with the reason.
     pub failed: Vec<(String, String)>,
-    /// Wall time of the whole preload.
+    /// Wall time of the whole preload (serialised as `elapsed_seconds`).
+    #[serde(rename = "elapsed_seconds", serialize_with = "seconds")]
     pub elapsed: Duration,
     /// True when `CDN_PRELOAD_CRITICAL=false` turned preloading off.
     pub skipped: bool,
+}
+
+fn seconds<S: serde::Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_f64(d.as_secs_f64())
 }
 
 /// A snapshot of the counters since start.
