@@ -508,3 +508,52 @@ proptest! {
         }
     }
 }
+
+fn tagged_jpeg(rgb: [u8; 3], icc: &[u8]) -> Vec<u8> {
+    let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
+    c.set_size(32, 32);
+    c.set_quality(100.0);
+    let mut s = c.start_compress(Vec::new()).unwrap();
+    s.write_icc_profile(icc);
+    let px: Vec<u8> = (0..32 * 32).flat_map(|_| rgb).collect();
+    s.write_scanlines(&px).unwrap();
+    s.finish().unwrap()
+}
+
+#[test]
+fn icc_tagged_jpeg_is_converted_to_srgb() {
+    let adobe = moxcms::ColorProfile::new_adobe_rgb().encode().unwrap();
+    let png = |jpeg: &[u8]| {
+        let out = optimize(
+            jpeg,
+            &ImageOptions {
+                format: Format::Png,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        assert!(
+            !out.bytes.windows(4).any(|w| w == b"iCCP"),
+            "output carries no profile"
+        );
+        decode(&out.bytes).get_pixel(16, 16).0
+    };
+    // A saturated green in Adobe RGB is a different sRGB value than the same numbers untagged.
+    let colour = [60, 170, 70];
+    let tagged = png(&tagged_jpeg(colour, &adobe));
+    let untagged = png(&solid_jpeg(32, 32, |_, _| colour));
+    let diff = (0..3)
+        .map(|c| (i32::from(tagged[c]) - i32::from(untagged[c])).abs())
+        .max()
+        .unwrap();
+    assert!(
+        diff > 8,
+        "Adobe RGB {colour:?} became {tagged:?}, untagged {untagged:?}"
+    );
+    // Neutral grey stays neutral (same white point).
+    let grey = png(&tagged_jpeg([128, 128, 128], &adobe));
+    assert!(
+        grey[..3].iter().all(|&v| (i32::from(v) - 128).abs() <= 6),
+        "grey became {grey:?}"
+    );
+}

@@ -84,8 +84,9 @@ fn cmyk_to_rgb(cmyk: &[u8]) -> Vec<u8> {
         .collect()
 }
 
-/// Decodes a PNG to 8-bit RGB or RGBA, within a memory budget of `max_bytes`.
-pub(crate) fn png(data: &[u8], max_bytes: usize) -> Result<Pixels> {
+/// Decodes a PNG to 8-bit RGB or RGBA, within a memory budget of `max_bytes`; also
+/// returns its ICC profile.
+pub(crate) fn png(data: &[u8], max_bytes: usize) -> Result<(Pixels, Option<Vec<u8>>)> {
     let fmt = SourceFormat::Png;
     let err = |e: png::DecodingError| corrupt(fmt, e.to_string());
     let mut decoder =
@@ -93,6 +94,7 @@ pub(crate) fn png(data: &[u8], max_bytes: usize) -> Result<Pixels> {
     decoder.set_transformations(png::Transformations::normalize_to_color8());
     decoder.set_ignore_text_chunk(true);
     let mut reader = decoder.read_info().map_err(err)?;
+    let icc = reader.info().icc_profile.as_ref().map(|p| p.to_vec());
     let size = reader
         .output_buffer_size()
         .ok_or_else(|| corrupt(fmt, "image size overflows"))?;
@@ -121,12 +123,15 @@ pub(crate) fn png(data: &[u8], max_bytes: usize) -> Result<Pixels> {
     if data.len() != w as usize * h as usize * channels {
         return Err(corrupt(fmt, "decoded size does not match the header"));
     }
-    Ok(Pixels {
-        width: w,
-        height: h,
-        channels,
-        data,
-    })
+    Ok((
+        Pixels {
+            width: w,
+            height: h,
+            channels,
+            data,
+        },
+        icc,
+    ))
 }
 
 /// Decodes a still WebP through libwebp.

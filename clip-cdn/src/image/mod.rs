@@ -15,6 +15,7 @@
 //! input of any kind is an [`Error`](crate::Error), never a panic. JPEG errors are
 //! caught as unwinds from libjpeg, so do not build with `panic = "abort"`.
 
+mod color;
 mod decode;
 mod encode;
 mod geometry;
@@ -195,13 +196,11 @@ pub fn optimize(bytes: &[u8], options: &ImageOptions) -> Result<Optimized> {
         upright
     };
 
-    let decoded = match header.format {
-        SourceFormat::Jpeg => decode::jpeg(
-            bytes,
-            geometry::jpeg_denominator(&stored, SHRINK_ON_LOAD_MARGIN),
-        )?,
+    let denominator = geometry::jpeg_denominator(&stored, SHRINK_ON_LOAD_MARGIN);
+    let (decoded, icc) = match header.format {
+        SourceFormat::Jpeg => (decode::jpeg(bytes, denominator)?, header.icc.clone()),
         SourceFormat::Png => decode::png(bytes, png_budget(options.max_pixels))?,
-        SourceFormat::WebP => decode::webp(bytes)?,
+        SourceFormat::WebP => (decode::webp(bytes)?, header.icc.clone()),
         SourceFormat::Gif => unreachable_gif()?,
     };
     // An alpha channel with nothing transparent only costs time and bytes.
@@ -211,7 +210,14 @@ pub fn optimize(bytes: &[u8], options: &ImageOptions) -> Result<Optimized> {
         decoded
     };
     let plan = stored.rescaled(header.width, header.height, decoded.width, decoded.height);
-    let resized = resize::resize(decoded, &plan)?.orient(header.orientation);
+    let resized = resize::resize(decoded, &plan)?;
+    // Colour conversion on the small bitmap: the output is untagged, so it must be sRGB.
+    // (CMYK JPEGs were converted by formula; their CMYK profile does not apply to RGB.)
+    let resized = match icc {
+        Some(profile) if !is_cmyk_profile(&profile) => color::to_srgb(resized, &profile),
+        _ => resized,
+    }
+    .orient(header.orientation);
 
     let bytes = match options.format {
         Format::WebP => encode::webp(&resized, options.quality)?,
@@ -225,6 +231,11 @@ pub fn optimize(bytes: &[u8], options: &ImageOptions) -> Result<Optimized> {
         width: resized.width,
         height: resized.height,
     })
+}
+
+/// The ICC header names the profile's colour space at bytes 16..20.
+fn is_cmyk_profile(icc: &[u8]) -> bool {
+    icc.get(16..20) == Some(b"CMYK")
 }
 
 /// GIF never reaches the pixel pipeline (it is passed through above).

@@ -33,6 +33,8 @@ pub(crate) struct Header {
     pub orientation: u8,
     /// An animated WebP: passed through, like GIF.
     pub animated: bool,
+    /// Embedded ICC profile (JPEG APP2 chunks reassembled, WebP ICCP); PNG's is read by its decoder.
+    pub icc: Option<Vec<u8>>,
 }
 
 pub(crate) fn corrupt(format: SourceFormat, detail: impl Into<String>) -> Error {
@@ -77,6 +79,7 @@ fn probe_jpeg(data: &[u8]) -> Result<Header> {
     let mut pos = 2;
     let mut orientation = 1;
     let mut size = None;
+    let mut icc_chunks: Vec<(u8, &[u8])> = Vec::new();
     loop {
         // Markers may be preceded by any number of 0xFF fill bytes.
         while data.get(pos) == Some(&0xFF) && data.get(pos + 1) == Some(&0xFF) {
@@ -101,6 +104,10 @@ fn probe_jpeg(data: &[u8]) -> Result<Header> {
             0xE1 if body.starts_with(b"Exif\0\0") => {
                 orientation = exif_orientation(&body[6..]).unwrap_or(1);
             }
+            // ICC_PROFILE\0, sequence number (1-based), count, data.
+            0xE2 if body.len() > 14 && body.starts_with(b"ICC_PROFILE\0") => {
+                icc_chunks.push((body[12], &body[14..]));
+            }
             // SOF0..SOF15 except DHT (C4), JPG (C8) and DAC (CC).
             0xC0..=0xCF if !matches!(marker, 0xC4 | 0xC8 | 0xCC) => {
                 let h = be16(body, 1).ok_or_else(|| corrupt(fmt, "short frame header"))?;
@@ -118,12 +125,20 @@ fn probe_jpeg(data: &[u8]) -> Result<Header> {
                         "no end-of-image marker: the file is truncated",
                     ));
                 }
+                icc_chunks.sort_by_key(|(seq, _)| *seq);
+                let icc = (!icc_chunks.is_empty()).then(|| {
+                    icc_chunks
+                        .iter()
+                        .flat_map(|(_, d)| d.iter().copied())
+                        .collect()
+                });
                 return Ok(Header {
                     format: fmt,
                     width,
                     height,
                     orientation,
                     animated: false,
+                    icc,
                 });
             }
             0xD9 => return Err(corrupt(fmt, "end of image before any scan")),
@@ -179,6 +194,7 @@ fn probe_png(data: &[u8]) -> Result<Header> {
         height,
         orientation: 1,
         animated: false,
+        icc: None,
     })
 }
 
@@ -192,7 +208,22 @@ fn probe_webp(data: &[u8]) -> Result<Header> {
         height: features.height(),
         orientation: 1,
         animated: features.has_animation(),
+        icc: webp_chunk(data, b"ICCP").map(<[u8]>::to_vec),
     })
+}
+
+/// The body of the first RIFF chunk named `tag` in a WebP file.
+fn webp_chunk<'a>(data: &'a [u8], tag: &[u8; 4]) -> Option<&'a [u8]> {
+    let mut pos = 12usize;
+    while let Some(header) = data.get(pos..pos + 8) {
+        let size = u32::from_le_bytes(header[4..8].try_into().ok()?) as usize;
+        let body = data.get(pos + 8..pos.checked_add(8)?.checked_add(size)?)?;
+        if &header[..4] == tag {
+            return Some(body);
+        }
+        pos = pos.checked_add(8 + size + (size & 1))?;
+    }
+    None
 }
 
 fn probe_gif(data: &[u8]) -> Result<Header> {
@@ -209,6 +240,7 @@ fn probe_gif(data: &[u8]) -> Result<Header> {
         height,
         orientation: 1,
         animated: true,
+        icc: None,
     })
 }
 
