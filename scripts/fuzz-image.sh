@@ -24,5 +24,7 @@ fi
 
 cd clip-cdn/fuzz
 echo "== fuzzing optimize for ${seconds}s"
-cargo +nightly fuzz run optimize "$corpus" -- \
-  -max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048 -jobs="${FUZZ_JOBS:-1}" -workers="${FUZZ_JOBS:-1}"
+flags=(-max_total_time="$seconds" -max_len=65536 -rss_limit_mb=2048)
+# libFuzzer writes each job's output to fuzz-N.log when jobs are asked for.
+if [ "${FUZZ_JOBS:-1}" -gt 1 ]; then flags+=(-jobs="$FUZZ_JOBS" -workers="$FUZZ_JOBS"); fi
+cargo +nightly fuzz run optimize "$corpus" -- "${flags[@]}"

@@ -509,7 +509,10 @@ impl Inner {
                 Ok(body)
             }
             Err(failure) => {
-                if failure.unhealthy && self.breakers.failure(host) {
+                if !failure.unhealthy {
+                    // A 404 or 403 is the host answering: healthy, and it settles a probe.
+                    self.breakers.success(host);
+                } else if self.breakers.failure(host) {
                     tracing::warn!(%host, "circuit opened");
                     metrics::gauge!("clip_cdn_breaker_open", "source" => source.label()).set(1.0);
                 }
