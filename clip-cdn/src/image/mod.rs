@@ -12,7 +12,7 @@
 //! [`optimize`] is pure CPU work on bytes: run it on a blocking thread
 //! (`tokio::task::spawn_blocking`) from async code. It reads the header first and
 //! refuses images above [`ImageOptions::max_pixels`] before decoding anything; bad
-//! input of any kind is an [`Error`](crate::Error), never a panic. JPEG errors are
+//! input of any kind is an [`Error`], never a panic. JPEG errors are
 //! caught as unwinds from libjpeg, so do not build with `panic = "abort"`.
 
 mod color;
