@@ -14,16 +14,15 @@ use std::sync::Arc;
 use axum::extract::{RawQuery, State};
 use axum::http::{StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use clip_cdn::image::{Format, optimize};
+use clip_cdn::image::{Format, Optimizer};
 use clip_cdn::{Cdn, CdnConfig, Manifest};
-use tokio::sync::Semaphore;
 
 struct Origin {
     dir: PathBuf,
     /// Verifies transform URLs (same keys as the page-side `Cdn`).
     cdn: Cdn,
-    /// Image work runs on blocking threads, at most this many at once.
-    cpu: Semaphore,
+    /// Image work runs on blocking threads, a bounded number at once.
+    images: Optimizer,
 }
 
 async fn serve(State(origin): State<Arc<Origin>>, uri: Uri, RawQuery(query): RawQuery) -> Response {
@@ -52,11 +51,8 @@ async fn serve(State(origin): State<Arc<Origin>>, uri: Uri, RawQuery(query): Raw
     let source =
         Format::from_name(file.rsplit('.').next().unwrap_or_default()).unwrap_or(Format::Jpeg);
     let options = transform.to_options(source);
-    let Ok(_permit) = origin.cpu.acquire().await else {
-        return StatusCode::SERVICE_UNAVAILABLE.into_response();
-    };
-    match tokio::task::spawn_blocking(move || optimize(&bytes, &options)).await {
-        Ok(Ok(out)) => (
+    match origin.images.optimize(bytes, options).await {
+        Ok(out) => (
             [
                 (header::CONTENT_TYPE, out.format.mime_type()),
                 (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
@@ -64,8 +60,7 @@ async fn serve(State(origin): State<Arc<Origin>>, uri: Uri, RawQuery(query): Raw
             out.bytes,
         )
             .into_response(),
-        Ok(Err(e)) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
     }
 }
 
@@ -101,7 +96,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let origin = Arc::new(Origin {
         dir,
         cdn: cdn.clone(),
-        cpu: Semaphore::new(2),
+        images: Optimizer::default(),
     });
     let app = axum::Router::new().fallback(serve).with_state(origin);
     tokio::spawn(async move { axum::serve(listener, app).await });

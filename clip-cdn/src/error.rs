@@ -46,6 +46,9 @@ pub enum Error {
         /// What the encoder reported.
         detail: String,
     },
+    /// The blocking thread running an image job stopped (runtime shutting down).
+    #[error("image worker stopped ({0}): retry, or check that the runtime is not shutting down")]
+    WorkerStopped(String),
     /// A configuration value is invalid; names the variable.
     #[error("invalid configuration {variable}={value:?}: {reason}")]
     Config {

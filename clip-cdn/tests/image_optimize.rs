@@ -557,3 +557,37 @@ fn icc_tagged_jpeg_is_converted_to_srgb() {
         "grey became {grey:?}"
     );
 }
+
+#[tokio::test]
+async fn optimizer_runs_jobs_off_the_async_workers_within_its_bound() {
+    let optimizer = clip_cdn::image::Optimizer::new(2);
+    let jobs = photos().into_iter().take(4).map(|(name, bytes)| {
+        let optimizer = optimizer.clone();
+        async move {
+            (
+                name,
+                optimizer
+                    .optimize(
+                        bytes,
+                        ImageOptions {
+                            width: Some(120),
+                            ..Default::default()
+                        },
+                    )
+                    .await,
+            )
+        }
+    });
+    for (name, result) in futures_util::future::join_all(jobs).await {
+        let out = result.unwrap_or_else(|e| panic!("{name}: {e}"));
+        assert_eq!((out.format, out.width), (Format::WebP, 120), "{name}");
+        assert_eq!(decode(&out.bytes).width(), 120);
+    }
+    assert_eq!(optimizer.available(), 2, "every slot returned");
+    assert!(matches!(
+        optimizer
+            .optimize(Vec::new(), ImageOptions::default())
+            .await,
+        Err(Error::EmptyInput)
+    ));
+}

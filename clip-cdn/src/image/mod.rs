@@ -9,12 +9,13 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
-//! [`optimize`] is pure CPU work on bytes: run it on a blocking thread
-//! (`tokio::task::spawn_blocking`) from async code. It reads the header first and
+//! [`optimize`] is pure CPU work on bytes: from async code use an [`Optimizer`], which
+//! runs it on blocking threads, a bounded number at once. It reads the header first and
 //! refuses images above [`ImageOptions::max_pixels`] before decoding anything; bad
 //! input of any kind is an [`Error`], never a panic. JPEG errors are
 //! caught as unwinds from libjpeg, so do not build with `panic = "abort"`.
 
+mod blocking;
 mod color;
 mod decode;
 mod encode;
@@ -22,6 +23,8 @@ mod geometry;
 mod pixels;
 mod probe;
 mod resize;
+
+pub use blocking::Optimizer;
 
 use crate::error::{Error, Result};
 use probe::SourceFormat;
