@@ -7,7 +7,9 @@ use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
     // The first byte picks the options, so one corpus covers every output path.
-    let Some((&pick, image)) = data.split_first() else { return };
+    let Some((&pick, image)) = data.split_first() else {
+        return;
+    };
     let format = [Format::WebP, Format::Jpeg, Format::Png][usize::from(pick % 3)];
     let fit = [Fit::Inside, Fit::Cover, Fit::Fill][usize::from(pick / 3 % 3)];
     let options = ImageOptions {
