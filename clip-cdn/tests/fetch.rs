@@ -172,7 +172,7 @@ async fn circuit_opens_on_failures_and_closes_after_a_good_probe() {
     let origin = Origin::start().await;
     let cfg = CdnConfig {
         breaker_failures: 2,
-        breaker_cooldown: Duration::from_millis(300),
+        breaker_cooldown: Duration::from_millis(800),
         retry_attempts: 0,
         ..config(Some(cdn_server.url()), Some(origin.url()))
     };
@@ -207,7 +207,7 @@ async fn circuit_opens_on_failures_and_closes_after_a_good_probe() {
     assert!(cdn.url("/3").starts_with(&origin.url()));
 
     cdn_server.set_down(false);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    tokio::time::sleep(Duration::from_millis(900)).await;
     assert_eq!(state(&cdn), Some(BreakerState::HalfOpen));
     assert_eq!(
         cdn.fetch("/4").await.unwrap().source,
