@@ -1,0 +1,549 @@
+//! `Cdn`: URLs that point at the CDN (or the origin when it is off or down), and fetches
+//! that fall back CDN -> origin -> local file behind a byte-bounded memory cache whose
+//! concurrent misses share one fetch.
+
+use std::collections::HashMap;
+use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Instant;
+
+use bytes::Bytes;
+use futures_util::future::{BoxFuture, FutureExt, Shared};
+use futures_util::stream::{self, StreamExt};
+use moka::future::Cache;
+
+use crate::breaker::{BreakerState, Breakers};
+use crate::config::CdnConfig;
+use crate::error::{Error, Result};
+use crate::image_url::ImageUrl;
+use crate::manifest::{Manifest, normalize};
+use crate::retry;
+use crate::stats::{CdnStats, Counters, PreloadReport, Source};
+use crate::transform::{self, TransformRequest};
+
+/// A fetched asset.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Asset {
+    /// Root-relative path (`/images/a.jpg`).
+    pub path: String,
+    /// Content version from the manifest, if it lists the asset.
+    pub version: Option<String>,
+    /// The content.
+    pub bytes: Bytes,
+    /// `Content-Type` as served (guessed from the extension for local files).
+    pub content_type: Option<String>,
+    /// Where the content came from.
+    pub source: Source,
+    /// Whether this call was served from the memory cache.
+    pub from_cache: bool,
+}
+
+/// Cache key: the path and its content version, so a new version never sees the old bytes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct Key {
+    path: String,
+    version: Option<String>,
+}
+
+type InFlight = Shared<BoxFuture<'static, Result<Asset>>>;
+
+struct Inner {
+    config: CdnConfig,
+    cdn_host: Option<String>,
+    origin_host: Option<String>,
+    manifest: RwLock<Arc<Manifest>>,
+    cache: Cache<Key, Asset>,
+    in_flight: Mutex<HashMap<Key, InFlight>>,
+    /// Bumped by every invalidation: a fetch that started before one does not fill the cache.
+    generation: AtomicU64,
+    http: reqwest::Client,
+    breakers: Breakers,
+    counters: Counters,
+    last_preload: Mutex<Option<PreloadReport>>,
+}
+
+/// The CDN URL and asset manager. Cheap to clone (one shared state).
+#[derive(Clone)]
+pub struct Cdn {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Cdn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Cdn")
+            .field("base_url", &self.inner.config.base_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn host_of(url: &Option<String>) -> Option<String> {
+    let url = reqwest::Url::parse(url.as_deref()?).ok()?;
+    Some(format!(
+        "{}:{}",
+        url.host_str()?,
+        url.port_or_known_default().unwrap_or(0)
+    ))
+}
+
+fn content_type_of(path: &str) -> Option<String> {
+    let ext = Path::new(path).extension()?.to_str()?.to_ascii_lowercase();
+    let mime = match ext.as_str() {
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "webp" => "image/webp",
+        "gif" => "image/gif",
+        "svg" => "image/svg+xml",
+        "avif" => "image/avif",
+        "css" => "text/css",
+        "js" | "mjs" => "text/javascript",
+        "json" => "application/json",
+        "html" => "text/html",
+        "woff2" => "font/woff2",
+        "mp4" => "video/mp4",
+        _ => return None,
+    };
+    Some(mime.to_owned())
+}
+
+impl Cdn {
+    /// Builds the manager from a validated config. Needs no runtime until `fetch`.
+    pub fn new(config: CdnConfig) -> Result<Cdn> {
+        config.validate()?;
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.request_timeout)
+            .build()
+            .map_err(|e| Error::Config {
+                variable: "CDN_BASE_URL",
+                value: String::new(),
+                reason: format!("HTTP client: {e}"),
+            })?;
+        let cache = Cache::builder()
+            .max_capacity(config.cache_max_bytes)
+            .weigher(|_: &Key, a: &Asset| u32::try_from(a.bytes.len()).unwrap_or(u32::MAX))
+            .time_to_live(config.cache_ttl)
+            .support_invalidation_closures()
+            .build();
+        let inner = Inner {
+            cdn_host: host_of(&config.base_url),
+            origin_host: host_of(&config.origin_url),
+            manifest: RwLock::new(Arc::new(Manifest::new())),
+            cache,
+            in_flight: Mutex::new(HashMap::new()),
+            generation: AtomicU64::new(0),
+            http,
+            breakers: Breakers::new(config.breaker_failures, config.breaker_cooldown),
+            counters: Counters::new(),
+            last_preload: Mutex::new(None),
+            config,
+        };
+        Ok(Cdn {
+            inner: Arc::new(inner),
+        })
+    }
+
+    /// The configuration in force.
+    pub fn config(&self) -> &CdnConfig {
+        &self.inner.config
+    }
+
+    /// The manifest in force.
+    pub fn manifest(&self) -> Arc<Manifest> {
+        self.inner
+            .manifest
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// Installs a manifest (e.g. after a deploy) and invalidates the cached assets whose
+    /// hash changed or that it no longer lists; returns those paths.
+    pub async fn set_manifest(&self, manifest: Manifest) -> Vec<String> {
+        let old = {
+            let mut slot = self
+                .inner
+                .manifest
+                .write()
+                .unwrap_or_else(|p| p.into_inner());
+            std::mem::replace(&mut *slot, Arc::new(manifest))
+        };
+        let changed = old.changed_in(&self.manifest());
+        for path in &changed {
+            self.invalidate(path).await;
+        }
+        changed
+    }
+
+    /// Whether the CDN is configured, enabled and its circuit is not open.
+    pub fn cdn_healthy(&self) -> bool {
+        self.inner.config.cdn_active()
+            && self
+                .inner
+                .cdn_host
+                .as_deref()
+                .is_none_or(|h| self.inner.breakers.state(h) != BreakerState::Open)
+    }
+
+    /// Base URL that pages should load from right now.
+    pub(crate) fn serving_base(&self) -> &str {
+        match &self.inner.config.base_url {
+            Some(base) if self.cdn_healthy() => base,
+            _ => self.origin_base(),
+        }
+    }
+
+    pub(crate) fn origin_base(&self) -> &str {
+        self.inner.config.origin_url.as_deref().unwrap_or("")
+    }
+
+    /// The URL of `path` with its content version: on the CDN when it is enabled and
+    /// healthy, on the origin otherwise (root-relative without `CDN_ORIGIN_URL`).
+    pub fn url(&self, path: &str) -> String {
+        let path = normalize(path);
+        let manifest = self.manifest();
+        let base = self.serving_base();
+        let mut out = String::with_capacity(base.len() + path.len() + 16);
+        out.push_str(base);
+        out.push_str(&path);
+        if let Some(v) = manifest.version(&path) {
+            out.push_str("?v=");
+            out.push_str(v);
+        }
+        out
+    }
+
+    /// A builder for image transform URLs, `srcset`s and `<img>` HTML.
+    pub fn image(&self, path: &str) -> ImageUrl<'_> {
+        ImageUrl::new(self, path)
+    }
+
+    /// Origin side of transform URLs: parses the query of a request for `path` and accepts
+    /// it when it carries a valid signature or stays within the allow-lists.
+    pub fn verify_transform(&self, path: &str, query: &str) -> Result<TransformRequest> {
+        let request = transform::parse_query(query)?;
+        transform::check(&self.inner.config, &normalize(path), &request)?;
+        Ok(request)
+    }
+
+    /// Fetches `path`: the memory cache, else CDN -> origin -> local directory, each HTTP
+    /// source with retries behind its circuit breaker. Concurrent misses of one asset share
+    /// one fetch; each caller waits at most `coalesce_timeout` for it.
+    pub async fn fetch(&self, path: &str) -> Result<Asset> {
+        let inner = &self.inner;
+        inner.counters.request();
+        let path = normalize(path);
+        let version = self.manifest().version(&path).map(str::to_owned);
+        let key = Key { path, version };
+        if let Some(mut asset) = inner.cache.get(&key).await {
+            inner.counters.hit();
+            asset.from_cache = true;
+            return Ok(asset);
+        }
+        let shared = {
+            let mut in_flight = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(f) = in_flight.get(&key) {
+                inner.counters.coalesced();
+                f.clone()
+            } else {
+                // The fetch runs as its own task: a caller that gives up does not cancel it for the others.
+                let task = tokio::spawn(Inner::fetch_and_cache(inner.clone(), key.clone()));
+                let path = key.path.clone();
+                let f = async move {
+                    task.await.unwrap_or_else(|e| {
+                        Err(Error::Unavailable {
+                            path,
+                            last: format!("fetch task failed: {e}"),
+                        })
+                    })
+                }
+                .boxed()
+                .shared();
+                in_flight.insert(key.clone(), f.clone());
+                f
+            }
+        };
+        let wait = inner.config.coalesce_timeout;
+        tokio::time::timeout(wait, shared)
+            .await
+            .unwrap_or_else(|_| {
+                Err(Error::Timeout {
+                    path: key.path,
+                    after: wait,
+                })
+            })
+    }
+
+    /// Warms the cache with the critical assets of `manifest` (at most
+    /// `preload_concurrency` at once) and reports what happened.
+    pub async fn preload(&self, manifest: &Manifest) -> PreloadReport {
+        let started = Instant::now();
+        if !self.inner.config.preload_critical {
+            return PreloadReport {
+                skipped: true,
+                ..PreloadReport::default()
+            };
+        }
+        let paths: Vec<String> = manifest.critical().map(str::to_owned).collect();
+        let results: Vec<(String, Result<Asset>)> = stream::iter(paths)
+            .map(async |p| {
+                let r = self.fetch(&p).await;
+                (p, r)
+            })
+            .buffer_unordered(self.inner.config.preload_concurrency)
+            .collect()
+            .await;
+        let mut report = PreloadReport {
+            requested: results.len(),
+            ..PreloadReport::default()
+        };
+        for (path, result) in results {
+            match result {
+                Ok(_) => report.ok += 1,
+                Err(e) => report.failed.push((path, e.to_string())),
+            }
+        }
+        report.failed.sort();
+        report.elapsed = started.elapsed();
+        metrics::counter!("clip_cdn_preload_assets_total", "result" => "ok")
+            .increment(report.ok as u64);
+        metrics::counter!("clip_cdn_preload_assets_total", "result" => "failed")
+            .increment(report.failed.len() as u64);
+        *self
+            .inner
+            .last_preload
+            .lock()
+            .unwrap_or_else(|p| p.into_inner()) = Some(report.clone());
+        report
+    }
+
+    /// Drops every cached version of `path`.
+    pub async fn invalidate(&self, path: &str) {
+        let path = normalize(path);
+        self.invalidate_where(move |k| k.path == path).await;
+    }
+
+    /// Drops every cached asset whose path starts with `prefix` (e.g. `/images/`).
+    pub async fn invalidate_prefix(&self, prefix: &str) {
+        let prefix = normalize(prefix);
+        self.invalidate_where(move |k| k.path.starts_with(&prefix))
+            .await;
+    }
+
+    /// Empties the cache.
+    pub async fn invalidate_all(&self) {
+        self.inner.generation.fetch_add(1, Relaxed);
+        self.inner.cache.invalidate_all();
+        self.inner.cache.run_pending_tasks().await;
+    }
+
+    async fn invalidate_where(&self, keep_out: impl Fn(&Key) -> bool + Send + Sync + 'static) {
+        self.inner.generation.fetch_add(1, Relaxed);
+        // Predicates are only refused when closures were not enabled at build time (they are).
+        if self
+            .inner
+            .cache
+            .invalidate_entries_if(move |k, _| keep_out(k))
+            .is_err()
+        {
+            self.inner.cache.invalidate_all();
+        }
+        self.inner.cache.run_pending_tasks().await;
+    }
+
+    /// Counters since start, the circuits and the last preload.
+    pub fn stats(&self) -> CdnStats {
+        let c = &self.inner.counters;
+        let requests = c.requests.load(Relaxed);
+        let hits = c.hits.load(Relaxed);
+        let (to_origin, to_local) = (c.to_origin.load(Relaxed), c.to_local.load(Relaxed));
+        CdnStats {
+            requests,
+            cache_hits: hits,
+            cache_misses: requests.saturating_sub(hits),
+            hit_rate: if requests == 0 {
+                0.0
+            } else {
+                hits as f64 / requests as f64
+            },
+            coalesced: c.coalesced.load(Relaxed),
+            cdn_failures: c.cdn_failures.load(Relaxed),
+            fallbacks_to_origin: to_origin,
+            fallbacks_to_local: to_local,
+            failed_assets: to_origin + to_local,
+            unavailable: c.unavailable.load(Relaxed),
+            retries: c.retries.load(Relaxed),
+            breakers: self.inner.breakers.all(),
+            last_preload: self
+                .inner
+                .last_preload
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone(),
+            cache_entries: self.inner.cache.entry_count(),
+            cache_bytes: self.inner.cache.weighted_size(),
+        }
+    }
+}
+
+impl Inner {
+    async fn fetch_and_cache(self: Arc<Inner>, key: Key) -> Result<Asset> {
+        let generation = self.generation.load(Relaxed);
+        let result = self.fetch_uncached(&key).await;
+        if let Ok(asset) = &result
+            && self.generation.load(Relaxed) == generation
+        {
+            self.cache.insert(key.clone(), asset.clone()).await;
+            // Keeps entry_count/weighted_size (stats) current; once per miss, off the hit path.
+            self.cache.run_pending_tasks().await;
+        }
+        self.in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&key);
+        result
+    }
+
+    async fn fetch_uncached(&self, key: &Key) -> Result<Asset> {
+        let mut last =
+            String::from("no source configured: set CDN_BASE_URL, CDN_ORIGIN_URL or CDN_LOCAL_DIR");
+        let mut fell_back = false;
+        let mut query = String::new();
+        if let Some(v) = &key.version {
+            query = format!("?v={v}");
+        }
+        let remotes = [
+            (
+                Source::Cdn,
+                self.config
+                    .base_url
+                    .as_ref()
+                    .filter(|_| self.config.enabled),
+                &self.cdn_host,
+            ),
+            (
+                Source::Origin,
+                self.config.origin_url.as_ref(),
+                &self.origin_host,
+            ),
+        ];
+        for (source, base, host) in remotes {
+            let (Some(base), Some(host)) = (base, host) else {
+                continue;
+            };
+            let url = format!("{base}{}{query}", key.path);
+            let started = Instant::now();
+            match self.fetch_http(source, host, &url).await {
+                Ok(body) => {
+                    self.counters.served(source, fell_back, started.elapsed());
+                    return Ok(self.asset(key, body.bytes, body.content_type, source));
+                }
+                Err(message) => {
+                    self.counters.source_failed(source);
+                    tracing::warn!(source = source.label(), %message, "asset source failed, falling back");
+                    last = message;
+                    fell_back = true;
+                }
+            }
+        }
+        if let Some(dir) = &self.config.local_dir {
+            let started = Instant::now();
+            match local_file(dir, &key.path) {
+                Some(file) => match tokio::fs::read(&file).await {
+                    Ok(bytes) => {
+                        self.counters
+                            .served(Source::Local, fell_back, started.elapsed());
+                        return Ok(self.asset(
+                            key,
+                            Bytes::from(bytes),
+                            content_type_of(&key.path),
+                            Source::Local,
+                        ));
+                    }
+                    Err(e) => {
+                        self.counters.source_failed(Source::Local);
+                        last = format!("{}: {e}", file.display());
+                    }
+                },
+                None => last = format!("{} is not a plain relative path", key.path),
+            }
+        }
+        self.counters.unavailable();
+        Err(Error::Unavailable {
+            path: key.path.clone(),
+            last,
+        })
+    }
+
+    fn asset(
+        &self,
+        key: &Key,
+        bytes: Bytes,
+        content_type: Option<String>,
+        source: Source,
+    ) -> Asset {
+        Asset {
+            path: key.path.clone(),
+            version: key.version.clone(),
+            bytes,
+            content_type,
+            source,
+            from_cache: false,
+        }
+    }
+
+    async fn fetch_http(
+        &self,
+        source: Source,
+        host: &str,
+        url: &str,
+    ) -> Result<retry::Body, String> {
+        if !self.breakers.allow(host) {
+            return Err(format!("circuit open for {host}: skipped"));
+        }
+        match retry::get(&self.http, url, &self.config, || self.counters.retry()).await {
+            Ok(body) => {
+                if self.breakers.state(host) != BreakerState::Closed {
+                    metrics::gauge!("clip_cdn_breaker_open", "source" => source.label()).set(0.0);
+                }
+                self.breakers.success(host);
+                Ok(body)
+            }
+            Err(failure) => {
+                if !failure.unhealthy {
+                    // A 404 or 403 is the host answering: healthy, and it settles a probe.
+                    self.breakers.success(host);
+                } else if self.breakers.failure(host) {
+                    tracing::warn!(%host, "circuit opened");
+                    metrics::gauge!("clip_cdn_breaker_open", "source" => source.label()).set(1.0);
+                }
+                Err(failure.message)
+            }
+        }
+    }
+}
+
+/// `dir` joined with `path`, refusing anything but plain names (no `..`, no absolute parts).
+fn local_file(dir: &Path, path: &str) -> Option<PathBuf> {
+    let relative = Path::new(path.trim_start_matches('/'));
+    relative
+        .components()
+        .all(|c| matches!(c, Component::Normal(_)))
+        .then(|| dir.join(relative))
+        .filter(|_| !path.contains('\0'))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn local_paths_stay_inside_the_directory() {
+        let dir = Path::new("/srv/assets");
+        assert_eq!(
+            local_file(dir, "/images/a.jpg"),
+            Some(PathBuf::from("/srv/assets/images/a.jpg"))
+        );
+        assert_eq!(local_file(dir, "/../etc/passwd"), None);
+        assert_eq!(local_file(dir, "/images/../../x"), None);
+    }
+}

@@ -1,0 +1,370 @@
+//! `CdnConfig`: the guide's `CDN_*` variables (with or without the `VITE_` prefix), their
+//! defaults, and the settings the guide leaves implicit (origin, local directory, retry
+//! timing, circuit breaker, cache size, transform allow-lists and signing keys).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// Everything the [`Cdn`](crate::Cdn) needs. `Default` is the guide's defaults.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CdnConfig {
+    /// `CDN_ENABLED` (true): serve from the CDN; when false every URL points at the origin.
+    pub enabled: bool,
+    /// `CDN_BASE_URL` (none): e.g. `https://cdn.example.com`. Without it the CDN is off.
+    pub base_url: Option<String>,
+    /// `CDN_CACHE_TTL` in seconds (86400): how long a fetched asset stays in the memory cache.
+    pub cache_ttl: Duration,
+    /// `CDN_RETRY_ATTEMPTS` (3): retries after the first try, per source.
+    pub retry_attempts: u32,
+    /// `CDN_PRELOAD_CRITICAL` (true): [`Cdn::preload`](crate::Cdn::preload) warms critical assets.
+    pub preload_critical: bool,
+    /// `CDN_IMAGE_OPTIMIZATION` (true): image URLs carry transform options; when false
+    /// [`ImageUrl`](crate::ImageUrl) links the original file.
+    pub image_optimization: bool,
+    /// `CDN_ORIGIN_URL` (none): the application's own base URL, the first fallback.
+    /// Without it origin URLs are root-relative (`/images/a.jpg`).
+    pub origin_url: Option<String>,
+    /// `CDN_LOCAL_DIR` (none): a directory holding the assets, the last fallback.
+    pub local_dir: Option<PathBuf>,
+    /// `CDN_CACHE_MAX_BYTES` (268435456 = 256 MiB): bound of the memory cache.
+    pub cache_max_bytes: u64,
+    /// `CDN_REQUEST_TIMEOUT_MS` (5000): one HTTP attempt.
+    pub request_timeout: Duration,
+    /// `CDN_FETCH_DEADLINE_MS` (15000): all attempts against one source, backoff included.
+    pub fetch_deadline: Duration,
+    /// `CDN_RETRY_BASE_MS` (100): first backoff bound; doubles per retry (full jitter).
+    pub retry_base: Duration,
+    /// `CDN_RETRY_MAX_MS` (2000): largest backoff, also the cap on `Retry-After`.
+    pub retry_max: Duration,
+    /// `CDN_BREAKER_FAILURES` (5): consecutive failed fetches that open a host's circuit.
+    pub breaker_failures: u32,
+    /// `CDN_BREAKER_COOLDOWN_MS` (30000): how long an open circuit rejects before one probe.
+    pub breaker_cooldown: Duration,
+    /// `CDN_COALESCE_TIMEOUT_MS` (10000): how long a caller waits on a fetch already in flight.
+    pub coalesce_timeout: Duration,
+    /// `CDN_PRELOAD_CONCURRENCY` (8): parallel fetches during preload.
+    pub preload_concurrency: usize,
+    /// `CDN_IMAGE_WIDTHS` (comma list): widths the origin renders; `srcset` uses only these.
+    pub allowed_widths: Vec<u32>,
+    /// `CDN_IMAGE_QUALITIES` (comma list): qualities the origin renders for unsigned URLs.
+    pub allowed_qualities: Vec<u8>,
+    /// `CDN_SIGNING_KEYS` or `CDN_SIGNING_KEYS_FILE` (none): comma list; the first signs
+    /// transform URLs, all verify (rotation: prepend the new key, drop the old one later).
+    pub signing_keys: Vec<String>,
+}
+
+/// Widths a responsive image is offered in by default (common device widths).
+pub const DEFAULT_WIDTHS: [u32; 12] = [
+    64, 128, 256, 320, 480, 640, 750, 960, 1080, 1280, 1600, 1920,
+];
+/// Qualities an unsigned transform URL may ask for by default.
+pub const DEFAULT_QUALITIES: [u8; 6] = [60, 70, 75, 80, 85, 90];
+
+impl Default for CdnConfig {
+    fn default() -> Self {
+        CdnConfig {
+            enabled: true,
+            base_url: None,
+            cache_ttl: Duration::from_secs(86_400),
+            retry_attempts: 3,
+            preload_critical: true,
+            image_optimization: true,
+            origin_url: None,
+            local_dir: None,
+            cache_max_bytes: 256 * 1024 * 1024,
+            request_timeout: Duration::from_millis(5_000),
+            fetch_deadline: Duration::from_millis(15_000),
+            retry_base: Duration::from_millis(100),
+            retry_max: Duration::from_millis(2_000),
+            breaker_failures: 5,
+            breaker_cooldown: Duration::from_millis(30_000),
+            coalesce_timeout: Duration::from_millis(10_000),
+            preload_concurrency: 8,
+            allowed_widths: DEFAULT_WIDTHS.to_vec(),
+            allowed_qualities: DEFAULT_QUALITIES.to_vec(),
+            signing_keys: Vec::new(),
+        }
+    }
+}
+
+/// Reads `NAME` or `VITE_NAME` through `get` (unprefixed wins).
+fn var(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
+    get(name)
+        .or_else(|| get(&format!("VITE_{name}")))
+        .map(|v| v.trim().to_owned())
+}
+
+fn bad(variable: &'static str, value: &str, reason: &str) -> Error {
+    Error::Config {
+        variable,
+        value: value.to_owned(),
+        reason: reason.to_owned(),
+    }
+}
+
+fn parse<T: std::str::FromStr>(variable: &'static str, value: &str, what: &str) -> Result<T> {
+    value
+        .parse()
+        .map_err(|_| bad(variable, value, &format!("expected {what}")))
+}
+
+fn boolean(variable: &'static str, value: &str) -> Result<bool> {
+    match value.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(bad(variable, value, "expected true or false")),
+    }
+}
+
+fn list<T: std::str::FromStr>(variable: &'static str, value: &str, what: &str) -> Result<Vec<T>> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| parse(variable, s, what))
+        .collect()
+}
+
+impl CdnConfig {
+    /// Reads the process environment. See [`CdnConfig::from_lookup`].
+    pub fn from_env() -> Result<CdnConfig> {
+        CdnConfig::from_lookup(|name| std::env::var(name).ok())
+    }
+
+    /// Reads variables through `get` (a map in tests, the environment in
+    /// [`from_env`](CdnConfig::from_env)); unset ones keep their defaults. Validates.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<CdnConfig> {
+        let mut c = CdnConfig::default();
+        let ms = |name: &'static str, v: &str| {
+            parse::<u64>(name, v, "milliseconds").map(Duration::from_millis)
+        };
+        if let Some(v) = var(&get, "CDN_ENABLED") {
+            c.enabled = boolean("CDN_ENABLED", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_BASE_URL") {
+            c.base_url = (!v.is_empty()).then(|| v.trim_end_matches('/').to_owned());
+        }
+        if let Some(v) = var(&get, "CDN_CACHE_TTL") {
+            c.cache_ttl = Duration::from_secs(parse("CDN_CACHE_TTL", &v, "seconds")?);
+        }
+        if let Some(v) = var(&get, "CDN_RETRY_ATTEMPTS") {
+            c.retry_attempts = parse("CDN_RETRY_ATTEMPTS", &v, "a count")?;
+        }
+        if let Some(v) = var(&get, "CDN_PRELOAD_CRITICAL") {
+            c.preload_critical = boolean("CDN_PRELOAD_CRITICAL", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_IMAGE_OPTIMIZATION") {
+            c.image_optimization = boolean("CDN_IMAGE_OPTIMIZATION", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_ORIGIN_URL") {
+            c.origin_url = (!v.is_empty()).then(|| v.trim_end_matches('/').to_owned());
+        }
+        if let Some(v) = var(&get, "CDN_LOCAL_DIR") {
+            c.local_dir = (!v.is_empty()).then(|| PathBuf::from(v));
+        }
+        if let Some(v) = var(&get, "CDN_CACHE_MAX_BYTES") {
+            c.cache_max_bytes = parse("CDN_CACHE_MAX_BYTES", &v, "bytes")?;
+        }
+        if let Some(v) = var(&get, "CDN_REQUEST_TIMEOUT_MS") {
+            c.request_timeout = ms("CDN_REQUEST_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_FETCH_DEADLINE_MS") {
+            c.fetch_deadline = ms("CDN_FETCH_DEADLINE_MS", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_RETRY_BASE_MS") {
+            c.retry_base = ms("CDN_RETRY_BASE_MS", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_RETRY_MAX_MS") {
+            c.retry_max = ms("CDN_RETRY_MAX_MS", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_BREAKER_FAILURES") {
+            c.breaker_failures = parse("CDN_BREAKER_FAILURES", &v, "a count")?;
+        }
+        if let Some(v) = var(&get, "CDN_BREAKER_COOLDOWN_MS") {
+            c.breaker_cooldown = ms("CDN_BREAKER_COOLDOWN_MS", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_COALESCE_TIMEOUT_MS") {
+            c.coalesce_timeout = ms("CDN_COALESCE_TIMEOUT_MS", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_PRELOAD_CONCURRENCY") {
+            c.preload_concurrency = parse("CDN_PRELOAD_CONCURRENCY", &v, "a count")?;
+        }
+        if let Some(v) = var(&get, "CDN_IMAGE_WIDTHS") {
+            c.allowed_widths = list("CDN_IMAGE_WIDTHS", &v, "comma-separated pixel widths")?;
+        }
+        if let Some(v) = var(&get, "CDN_IMAGE_QUALITIES") {
+            c.allowed_qualities = list(
+                "CDN_IMAGE_QUALITIES",
+                &v,
+                "comma-separated qualities 1..=100",
+            )?;
+        }
+        if let Some(v) = var(&get, "CDN_SIGNING_KEYS") {
+            c.signing_keys = v
+                .split(',')
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect();
+        } else if let Some(path) = var(&get, "CDN_SIGNING_KEYS_FILE") {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                bad(
+                    "CDN_SIGNING_KEYS_FILE",
+                    &path,
+                    &format!("cannot read it: {e}"),
+                )
+            })?;
+            c.signing_keys = text
+                .split([',', '\n'])
+                .map(str::trim)
+                .filter(|k| !k.is_empty())
+                .map(String::from)
+                .collect();
+        }
+        c.validate()?;
+        Ok(c)
+    }
+
+    /// Checks the values; the error names the offending variable.
+    pub fn validate(&self) -> Result<()> {
+        for (variable, url) in [
+            ("CDN_BASE_URL", &self.base_url),
+            ("CDN_ORIGIN_URL", &self.origin_url),
+        ] {
+            if let Some(url) = url {
+                match reqwest::Url::parse(url) {
+                    Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
+                    _ => {
+                        return Err(bad(
+                            variable,
+                            url,
+                            "expected an absolute http(s) URL like https://cdn.example.com",
+                        ));
+                    }
+                }
+            }
+        }
+        let positive = [
+            ("CDN_REQUEST_TIMEOUT_MS", self.request_timeout),
+            ("CDN_FETCH_DEADLINE_MS", self.fetch_deadline),
+            ("CDN_COALESCE_TIMEOUT_MS", self.coalesce_timeout),
+        ];
+        for (variable, d) in positive {
+            if d.is_zero() {
+                return Err(bad(variable, "0", "must be above 0"));
+            }
+        }
+        if self.retry_base > self.retry_max {
+            return Err(bad(
+                "CDN_RETRY_BASE_MS",
+                &self.retry_base.as_millis().to_string(),
+                "must not exceed CDN_RETRY_MAX_MS",
+            ));
+        }
+        if self.retry_attempts > 20 {
+            return Err(bad(
+                "CDN_RETRY_ATTEMPTS",
+                &self.retry_attempts.to_string(),
+                "at most 20",
+            ));
+        }
+        if self.breaker_failures == 0 {
+            return Err(bad("CDN_BREAKER_FAILURES", "0", "must be at least 1"));
+        }
+        if self.preload_concurrency == 0 {
+            return Err(bad("CDN_PRELOAD_CONCURRENCY", "0", "must be at least 1"));
+        }
+        if self.allowed_widths.is_empty() || self.allowed_widths.contains(&0) {
+            return Err(bad(
+                "CDN_IMAGE_WIDTHS",
+                &format!("{:?}", self.allowed_widths),
+                "need at least one width above 0",
+            ));
+        }
+        if self.allowed_qualities.is_empty()
+            || self
+                .allowed_qualities
+                .iter()
+                .any(|q| !(1..=100).contains(q))
+        {
+            return Err(bad(
+                "CDN_IMAGE_QUALITIES",
+                &format!("{:?}", self.allowed_qualities),
+                "need qualities in 1..=100",
+            ));
+        }
+        if self.signing_keys.iter().any(|k| k.len() < 16) {
+            return Err(bad(
+                "CDN_SIGNING_KEYS",
+                "<redacted>",
+                "each key needs at least 16 characters",
+            ));
+        }
+        Ok(())
+    }
+
+    /// Whether URLs point at the CDN (enabled and a base URL set).
+    pub fn cdn_active(&self) -> bool {
+        self.enabled && self.base_url.is_some()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        move |k| map.get(k).cloned()
+    }
+
+    #[test]
+    fn defaults_are_the_guides() {
+        let c = CdnConfig::from_lookup(lookup(&[])).unwrap();
+        assert_eq!(c, CdnConfig::default());
+        assert!(c.enabled && c.preload_critical && c.image_optimization);
+        assert_eq!(
+            (c.cache_ttl, c.retry_attempts, c.base_url),
+            (Duration::from_secs(86_400), 3, None)
+        );
+    }
+
+    #[test]
+    fn reads_vite_prefixed_and_plain_names() {
+        let c = CdnConfig::from_lookup(lookup(&[
+            ("VITE_CDN_ENABLED", "false"),
+            ("VITE_CDN_BASE_URL", "https://cdn.example.com/"),
+            ("CDN_CACHE_TTL", "31536000"),
+            ("VITE_CDN_RETRY_ATTEMPTS", "5"),
+            ("CDN_IMAGE_WIDTHS", "100, 200"),
+        ]))
+        .unwrap();
+        assert!(!c.enabled);
+        assert_eq!(c.base_url.as_deref(), Some("https://cdn.example.com"));
+        assert_eq!(c.cache_ttl, Duration::from_secs(31_536_000));
+        assert_eq!(c.retry_attempts, 5);
+        assert_eq!(c.allowed_widths, [100, 200]);
+    }
+
+    #[test]
+    fn errors_name_the_variable() {
+        for (name, value) in [
+            ("VITE_CDN_ENABLED", "maybe"),
+            ("CDN_CACHE_TTL", "a day"),
+            ("CDN_BASE_URL", "cdn.example.com"),
+            ("CDN_IMAGE_QUALITIES", "0"),
+            ("CDN_SIGNING_KEYS", "short"),
+        ] {
+            let err = CdnConfig::from_lookup(lookup(&[(name, value)]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name.trim_start_matches("VITE_")), "{err}");
+        }
+    }
+}

@@ -1,0 +1,92 @@
+//! The one error type of the crate: what failed, and what to do about it.
+
+use std::time::Duration;
+
+/// Everything that can go wrong in `clip-cdn`.
+#[derive(Debug, Clone, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The input is empty.
+    #[error("image input is empty (0 bytes): pass the file's contents, not its path")]
+    EmptyInput,
+    /// The input is not a format the optimizer reads.
+    #[error("image format not recognised: the optimizer reads JPEG, PNG, WebP and GIF")]
+    UnknownFormat,
+    /// The header is damaged or the data ends early.
+    #[error("{format} image is corrupt or truncated ({detail}): re-upload or re-export the file")]
+    Corrupt {
+        /// Format named by the file's signature.
+        format: &'static str,
+        /// What the decoder reported.
+        detail: String,
+    },
+    /// The image is larger than the configured pixel limit; refused before decoding.
+    #[error(
+        "image is {width}x{height} = {pixels} pixels, above the limit of {limit}: \
+         downscale it before upload or raise ImageOptions::max_pixels"
+    )]
+    TooLarge {
+        /// Width from the header.
+        width: u32,
+        /// Height from the header.
+        height: u32,
+        /// width * height.
+        pixels: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// The options ask for something impossible.
+    #[error("invalid image options: {0}")]
+    InvalidOptions(String),
+    /// The encoder failed.
+    #[error("{format} encoding failed ({detail}): try another output format")]
+    Encode {
+        /// Output format.
+        format: &'static str,
+        /// What the encoder reported.
+        detail: String,
+    },
+    /// The blocking thread running an image job stopped (runtime shutting down).
+    #[error("image worker stopped ({0}): retry, or check that the runtime is not shutting down")]
+    WorkerStopped(String),
+    /// A configuration value is invalid; names the variable.
+    #[error("invalid configuration {variable}={value:?}: {reason}")]
+    Config {
+        /// The environment variable (or field) at fault.
+        variable: &'static str,
+        /// The value that was given.
+        value: String,
+        /// Why it is wrong and what is expected.
+        reason: String,
+    },
+    /// A signed transform URL did not verify.
+    #[error("transform URL signature is missing or wrong: build URLs with Cdn::image(..).url()")]
+    BadSignature,
+    /// A transform asks for a width or quality outside the allow-list.
+    #[error("transform not allowed ({0}): use a width and quality from CdnConfig's allow-lists")]
+    NotAllowed(String),
+    /// Every source of an asset failed.
+    #[error(
+        "asset {path} unavailable from CDN, origin and local directory (last error: {last}); \
+         check CDN_BASE_URL, the origin and the local asset directory"
+    )]
+    Unavailable {
+        /// Asset path asked for.
+        path: String,
+        /// The last failure seen.
+        last: String,
+    },
+    /// Waiting for a fetch (our own or a coalesced one) took too long.
+    #[error(
+        "fetching {path} took longer than {after:?}: the source is slow; raise the fetch deadline or check it"
+    )]
+    Timeout {
+        /// Asset path asked for.
+        path: String,
+        /// How long we waited.
+        after: Duration,
+    },
+}
+
+/// `Result` with the crate's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

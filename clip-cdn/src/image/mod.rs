@@ -1,0 +1,269 @@
+//! The image optimizer: decode (JPEG with shrink-on-load), resize, orient, encode.
+//!
+//! ```no_run
+//! use clip_cdn::image::{optimize, Format, ImageOptions};
+//! let bytes = std::fs::read("photo.jpg")?;
+//! let out = optimize(&bytes, &ImageOptions { width: Some(300), height: Some(200), quality: 85, ..Default::default() })?;
+//! assert_eq!(out.format, Format::WebP);
+//! std::fs::write("photo.webp", &out.bytes)?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! [`optimize`] is pure CPU work on bytes: from async code use an [`Optimizer`], which
+//! runs it on blocking threads, a bounded number at once. It reads the header first and
+//! refuses images above [`ImageOptions::max_pixels`] before decoding anything; bad
+//! input of any kind is an [`Error`], never a panic. JPEG errors are
+//! caught as unwinds from libjpeg, so do not build with `panic = "abort"`.
+
+mod blocking;
+mod color;
+mod decode;
+mod encode;
+mod geometry;
+mod pixels;
+mod probe;
+mod resize;
+
+pub use blocking::Optimizer;
+
+use crate::error::{Error, Result};
+use probe::SourceFormat;
+
+/// Image file formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum Format {
+    /// Lossy WebP (libwebp): the smallest of the three for photos.
+    #[default]
+    WebP,
+    /// JPEG, baseline or progressive.
+    Jpeg,
+    /// Lossless PNG.
+    Png,
+    /// GIF: never produced, but GIF input is passed through untouched.
+    Gif,
+}
+
+impl Format {
+    /// The MIME type, for `Content-Type` and `<source type>`.
+    pub fn mime_type(self) -> &'static str {
+        match self {
+            Format::WebP => "image/webp",
+            Format::Jpeg => "image/jpeg",
+            Format::Png => "image/png",
+            Format::Gif => "image/gif",
+        }
+    }
+
+    /// The usual file extension, without the dot.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::WebP => "webp",
+            Format::Jpeg => "jpg",
+            Format::Png => "png",
+            Format::Gif => "gif",
+        }
+    }
+
+    /// The format named by a file extension or a short name (`"jpeg"`, `"JPG"`, `"webp"`, ...).
+    pub fn from_name(name: &str) -> Option<Format> {
+        match name.to_ascii_lowercase().as_str() {
+            "webp" => Some(Format::WebP),
+            "jpg" | "jpeg" => Some(Format::Jpeg),
+            "png" => Some(Format::Png),
+            "gif" => Some(Format::Gif),
+            _ => None,
+        }
+    }
+}
+
+/// How the image fits the requested box when both width and height are given.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Fit {
+    /// Scale to fit inside the box, keeping the aspect ratio (the output may be smaller on one side).
+    #[default]
+    Inside,
+    /// Scale to cover the box, keeping the aspect ratio, and crop the centre to the box.
+    Cover,
+    /// Stretch to exactly the box.
+    Fill,
+}
+
+/// What [`optimize`] should produce.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageOptions {
+    /// Target width in pixels; `None` follows from the height (or keeps the source's).
+    pub width: Option<u32>,
+    /// Target height in pixels; `None` follows from the width (or keeps the source's).
+    pub height: Option<u32>,
+    /// Lossy quality, 1..=100 (ignored for PNG). Default 80.
+    pub quality: u8,
+    /// Output format. Default WebP.
+    pub format: Format,
+    /// Progressive JPEG (ignored by other formats). Default false.
+    pub progressive: bool,
+    /// How to fit a width x height box. Default [`Fit::Inside`].
+    pub fit: Fit,
+    /// Allow the output to be larger than the source. Default false.
+    pub enlarge: bool,
+    /// Refuse sources with more pixels than this, from the header. Default 50 megapixels.
+    pub max_pixels: u64,
+}
+
+/// The default pixel limit: 50 megapixels.
+pub const DEFAULT_MAX_PIXELS: u64 = 50_000_000;
+
+impl Default for ImageOptions {
+    fn default() -> Self {
+        ImageOptions {
+            width: None,
+            height: None,
+            quality: 80,
+            format: Format::WebP,
+            progressive: false,
+            fit: Fit::Inside,
+            enlarge: false,
+            max_pixels: DEFAULT_MAX_PIXELS,
+        }
+    }
+}
+
+/// An encoded image.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Optimized {
+    /// The encoded file, without metadata.
+    pub bytes: Vec<u8>,
+    /// Its format (GIF and animated WebP input come back as they were).
+    pub format: Format,
+    /// Width in pixels, upright.
+    pub width: u32,
+    /// Height in pixels, upright.
+    pub height: u32,
+}
+
+/// How much larger than the output a JPEG is decoded (1.0 = the smallest DCT scale
+/// that still covers the output; libvips leaves 2.0). Measured by
+/// `scripts/compare/thumbnail.sh`: see the README.
+const SHRINK_ON_LOAD_MARGIN: f64 = 1.0;
+
+/// Decodes, resizes, orients and re-encodes `bytes` as `options` say.
+pub fn optimize(bytes: &[u8], options: &ImageOptions) -> Result<Optimized> {
+    validate(options)?;
+    let header = probe::probe(bytes)?;
+    let pixels = u64::from(header.width) * u64::from(header.height);
+    if pixels > options.max_pixels {
+        return Err(Error::TooLarge {
+            width: header.width,
+            height: header.height,
+            pixels,
+            limit: options.max_pixels,
+        });
+    }
+    if header.animated {
+        // GIF and animated WebP: resizing animations is out of scope; pass them through.
+        let format = if header.format == SourceFormat::Gif {
+            Format::Gif
+        } else {
+            Format::WebP
+        };
+        return Ok(Optimized {
+            bytes: bytes.to_vec(),
+            format,
+            width: header.width,
+            height: header.height,
+        });
+    }
+    if options.format == Format::Gif {
+        return Err(Error::InvalidOptions(
+            "GIF output is not produced: ask for WebP, JPEG or PNG".into(),
+        ));
+    }
+
+    let transposed = header.orientation >= 5;
+    let (upright_w, upright_h) = if transposed {
+        (header.height, header.width)
+    } else {
+        (header.width, header.height)
+    };
+    let upright = geometry::plan(
+        upright_w,
+        upright_h,
+        options.width,
+        options.height,
+        options.fit,
+        options.enlarge,
+    );
+    let stored = if transposed {
+        upright.transposed()
+    } else {
+        upright
+    };
+
+    let denominator = geometry::jpeg_denominator(&stored, SHRINK_ON_LOAD_MARGIN);
+    let (decoded, icc) = match header.format {
+        SourceFormat::Jpeg => (decode::jpeg(bytes, denominator)?, header.icc.clone()),
+        SourceFormat::Png => decode::png(bytes, png_budget(options.max_pixels))?,
+        SourceFormat::WebP => (decode::webp(bytes)?, header.icc.clone()),
+        SourceFormat::Gif => unreachable_gif()?,
+    };
+    // An alpha channel with nothing transparent only costs time and bytes.
+    let decoded = if decoded.channels == 4 && !decoded.has_transparency() {
+        decoded.flatten()
+    } else {
+        decoded
+    };
+    let plan = stored.rescaled(header.width, header.height, decoded.width, decoded.height);
+    let resized = resize::resize(decoded, &plan)?;
+    // Colour conversion on the small bitmap: the output is untagged, so it must be sRGB.
+    // (CMYK JPEGs were converted by formula; their CMYK profile does not apply to RGB.)
+    let resized = match icc {
+        Some(profile) if !is_cmyk_profile(&profile) => color::to_srgb(resized, &profile),
+        _ => resized,
+    }
+    .orient(header.orientation);
+
+    let bytes = match options.format {
+        Format::WebP => encode::webp(&resized, options.quality)?,
+        Format::Jpeg => encode::jpeg(&resized, options.quality, options.progressive)?,
+        Format::Png => encode::png(&resized)?,
+        Format::Gif => unreachable_gif()?,
+    };
+    Ok(Optimized {
+        bytes,
+        format: options.format,
+        width: resized.width,
+        height: resized.height,
+    })
+}
+
+/// The ICC header names the profile's colour space at bytes 16..20.
+fn is_cmyk_profile(icc: &[u8]) -> bool {
+    icc.get(16..20) == Some(b"CMYK")
+}
+
+/// GIF never reaches the pixel pipeline (it is passed through above).
+fn unreachable_gif<T>() -> Result<T> {
+    Err(Error::InvalidOptions(
+        "GIF is passed through, not decoded".into(),
+    ))
+}
+
+/// Bytes the PNG decoder may allocate: the RGBA bitmap at the pixel limit, plus room for a row buffer.
+fn png_budget(max_pixels: u64) -> usize {
+    usize::try_from(max_pixels.saturating_mul(8)).unwrap_or(usize::MAX)
+}
+
+fn validate(o: &ImageOptions) -> Result<()> {
+    if o.width == Some(0) || o.height == Some(0) {
+        return Err(Error::InvalidOptions(
+            "width and height must be at least 1 pixel".into(),
+        ));
+    }
+    if !(1..=100).contains(&o.quality) {
+        return Err(Error::InvalidOptions(format!(
+            "quality {} is outside 1..=100",
+            o.quality
+        )));
+    }
+    Ok(())
+}

@@ -1,0 +1,174 @@
+//! One source over HTTP with retries: exponential backoff with full jitter, `Retry-After`
+//! honoured (capped), an overall deadline; only timeouts, connection errors, 5xx and 429
+//! are retried.
+
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use reqwest::StatusCode;
+
+use crate::config::CdnConfig;
+
+/// A fetched body and its content type.
+pub(crate) struct Body {
+    pub bytes: Bytes,
+    pub content_type: Option<String>,
+}
+
+/// Why a source gave up.
+pub(crate) struct Failure {
+    pub message: String,
+    /// The source itself is unwell (timeouts, 5xx, 429): counts towards its circuit.
+    pub unhealthy: bool,
+}
+
+enum Attempt {
+    Done(Body),
+    Retry {
+        message: String,
+        after: Option<Duration>,
+    },
+    Fail(String),
+}
+
+async fn attempt(client: &reqwest::Client, url: &str, timeout: Duration) -> Attempt {
+    let response = match client.get(url).timeout(timeout).send().await {
+        Ok(r) => r,
+        Err(e) => {
+            return Attempt::Retry {
+                message: format!("GET {url}: {e}"),
+                after: None,
+            };
+        }
+    };
+    let status = response.status();
+    if status.is_success() {
+        let content_type = response
+            .headers()
+            .get(reqwest::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        return match response.bytes().await {
+            Ok(bytes) => Attempt::Done(Body {
+                bytes,
+                content_type,
+            }),
+            Err(e) => Attempt::Retry {
+                message: format!("GET {url}: body: {e}"),
+                after: None,
+            },
+        };
+    }
+    let message = format!("GET {url}: HTTP {status}");
+    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+        let after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_retry_after);
+        Attempt::Retry { message, after }
+    } else {
+        Attempt::Fail(message)
+    }
+}
+
+/// `Retry-After` is either delay seconds or an HTTP date.
+fn parse_retry_after(value: &str) -> Option<Duration> {
+    let value = value.trim();
+    if let Ok(seconds) = value.parse::<u64>() {
+        return Some(Duration::from_secs(seconds));
+    }
+    let at = httpdate::parse_http_date(value).ok()?;
+    Some(
+        at.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+/// The backoff bound before retry number `n` (0-based): base * 2^n, capped.
+pub(crate) fn backoff_bound(config: &CdnConfig, n: u32) -> Duration {
+    config
+        .retry_base
+        .saturating_mul(1u32.checked_shl(n.min(31)).unwrap_or(u32::MAX))
+        .min(config.retry_max)
+}
+
+/// Fetches `url` with up to `config.retry_attempts` retries; `on_retry` is told each retry.
+pub(crate) async fn get(
+    client: &reqwest::Client,
+    url: &str,
+    config: &CdnConfig,
+    on_retry: impl Fn(),
+) -> Result<Body, Failure> {
+    let deadline = Instant::now() + config.fetch_deadline;
+    let mut n = 0;
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Failure {
+                message: format!("GET {url}: deadline of {:?} passed", config.fetch_deadline),
+                unhealthy: true,
+            });
+        }
+        let (message, after) = match attempt(client, url, config.request_timeout.min(left)).await {
+            Attempt::Done(body) => return Ok(body),
+            Attempt::Fail(message) => {
+                return Err(Failure {
+                    message,
+                    unhealthy: false,
+                });
+            }
+            Attempt::Retry { message, after } => (message, after),
+        };
+        if n >= config.retry_attempts {
+            return Err(Failure {
+                message,
+                unhealthy: true,
+            });
+        }
+        // Full jitter: uniform in [0, bound]; a server's Retry-After wins, up to retry_max.
+        let bound = backoff_bound(config, n);
+        let jitter = Duration::from_millis(fastrand::u64(0..=bound.as_millis() as u64));
+        let wait = after.map_or(jitter, |a| a.min(config.retry_max));
+        if Instant::now() + wait >= deadline {
+            return Err(Failure {
+                message: format!("{message} (no time left to retry)"),
+                unhealthy: true,
+            });
+        }
+        tracing::debug!(%url, %message, ?wait, "retrying asset fetch");
+        on_retry();
+        tokio::time::sleep(wait).await;
+        n += 1;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_in_seconds_or_as_a_date() {
+        assert_eq!(parse_retry_after(" 3 "), Some(Duration::from_secs(3)));
+        let soon = std::time::SystemTime::now() + Duration::from_secs(30);
+        let wait = parse_retry_after(&httpdate::fmt_http_date(soon)).unwrap();
+        assert!(
+            wait > Duration::from_secs(27) && wait <= Duration::from_secs(30),
+            "{wait:?}"
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn backoff_doubles_up_to_the_cap() {
+        let c = CdnConfig::default();
+        assert_eq!(backoff_bound(&c, 0), Duration::from_millis(100));
+        assert_eq!(backoff_bound(&c, 3), Duration::from_millis(800));
+        assert_eq!(backoff_bound(&c, 10), Duration::from_millis(2000));
+        assert_eq!(backoff_bound(&c, 40), Duration::from_millis(2000));
+    }
+}

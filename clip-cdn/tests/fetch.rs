@@ -1,0 +1,369 @@
+//! `Cdn::fetch` against real servers on loopback: an axum origin the test scripts, and
+//! nginx as the caching CDN in front of it.
+
+mod support;
+
+use std::time::{Duration, Instant};
+
+use clip_cdn::{BreakerState, Cdn, CdnConfig, Error, Manifest, Source};
+use support::{Behaviour, Nginx, Origin, content, dead_url, temp_dir};
+
+/// Fast retry timing so failing paths finish quickly.
+fn config(cdn: Option<String>, origin: Option<String>) -> CdnConfig {
+    CdnConfig {
+        base_url: cdn,
+        origin_url: origin,
+        retry_base: Duration::from_millis(5),
+        retry_max: Duration::from_millis(20),
+        request_timeout: Duration::from_secs(2),
+        ..CdnConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn retries_a_503_then_succeeds_through_nginx() {
+    let origin = Origin::start().await;
+    let nginx = Nginx::start(origin.addr);
+    origin.behave(
+        "/flaky.jpg",
+        Behaviour {
+            fail_first: 2,
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(config(Some(nginx.url()), Some(origin.url()))).unwrap();
+
+    let asset = cdn.fetch("/flaky.jpg").await.unwrap();
+    assert_eq!(asset.bytes, content("/flaky.jpg").as_bytes());
+    assert_eq!(asset.source, Source::Cdn);
+    assert_eq!(asset.content_type.as_deref(), Some("text/plain"));
+    assert_eq!(origin.hits("/flaky.jpg"), 3, "two 503s, then the 200");
+    let s = cdn.stats();
+    assert_eq!(
+        (s.retries, s.cdn_failures, s.fallbacks_to_origin),
+        (2, 0, 0)
+    );
+
+    // nginx cached the 200: a second manager (empty memory cache) does not reach the origin.
+    let other = Cdn::new(config(Some(nginx.url()), None)).unwrap();
+    assert_eq!(
+        other.fetch("/flaky.jpg").await.unwrap().bytes,
+        content("/flaky.jpg").as_bytes()
+    );
+    assert_eq!(origin.hits("/flaky.jpg"), 3);
+}
+
+#[tokio::test]
+async fn honours_retry_after_and_does_not_retry_a_404() {
+    let origin = Origin::start().await;
+    origin.behave(
+        "/limited.css",
+        Behaviour {
+            fail_first: 1,
+            fail_status: 429,
+            retry_after: Some(1),
+            ..Default::default()
+        },
+    );
+    origin.behave(
+        "/gone.css",
+        Behaviour {
+            missing: true,
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(CdnConfig {
+        retry_max: Duration::from_secs(2),
+        ..config(Some(origin.url()), None)
+    })
+    .unwrap();
+
+    let started = Instant::now();
+    cdn.fetch("/limited.css").await.unwrap();
+    assert!(
+        started.elapsed() >= Duration::from_millis(950),
+        "waited {:?}, Retry-After said 1 s",
+        started.elapsed()
+    );
+    assert_eq!(cdn.stats().retries, 1);
+
+    let err = cdn.fetch("/gone.css").await.unwrap_err();
+    assert!(
+        matches!(&err, Error::Unavailable { last, .. } if last.contains("404")),
+        "{err}"
+    );
+    assert_eq!(
+        origin.hits("/gone.css"),
+        1,
+        "a 404 is an answer, not a failure to retry"
+    );
+    assert_eq!(cdn.stats().retries, 1);
+}
+
+#[tokio::test]
+async fn cdn_down_falls_back_to_origin_and_urls_follow() {
+    let origin = Origin::start().await;
+    let cfg = CdnConfig {
+        breaker_failures: 1,
+        retry_attempts: 1,
+        ..config(Some(dead_url()), Some(origin.url()))
+    };
+    let cdn = Cdn::new(cfg).unwrap();
+    assert!(cdn.url("/a.js").starts_with("http://127.0.0.1"));
+    assert!(
+        !cdn.url("/a.js").starts_with(&origin.url()),
+        "CDN first while healthy"
+    );
+
+    let asset = cdn.fetch("/a.js").await.unwrap();
+    assert_eq!(
+        (asset.source, asset.bytes.as_ref()),
+        (Source::Origin, content("/a.js").as_bytes())
+    );
+    let s = cdn.stats();
+    assert_eq!(
+        (s.cdn_failures, s.fallbacks_to_origin, s.failed_assets),
+        (1, 1, 1)
+    );
+    // The CDN's circuit is open now: pages get origin URLs.
+    assert!(!cdn.cdn_healthy());
+    assert_eq!(cdn.url("/a.js"), format!("{}/a.js", origin.url()));
+    assert!(
+        cdn.image("/p.jpg")
+            .width(300)
+            .url()
+            .starts_with(&origin.url())
+    );
+}
+
+#[tokio::test]
+async fn origin_down_falls_back_to_the_local_directory() {
+    let dir = temp_dir("local");
+    std::fs::create_dir_all(dir.join("images")).unwrap();
+    std::fs::write(dir.join("images/logo.png"), b"local logo").unwrap();
+    let cfg = CdnConfig {
+        local_dir: Some(dir.clone()),
+        retry_attempts: 1,
+        ..config(Some(dead_url()), Some(dead_url()))
+    };
+    let cdn = Cdn::new(cfg).unwrap();
+
+    let asset = cdn.fetch("/images/logo.png").await.unwrap();
+    assert_eq!(
+        (asset.source, asset.bytes.as_ref()),
+        (Source::Local, &b"local logo"[..])
+    );
+    assert_eq!(asset.content_type.as_deref(), Some("image/png"));
+    assert_eq!(cdn.stats().fallbacks_to_local, 1);
+
+    let err = cdn.fetch("/images/none.png").await.unwrap_err();
+    assert!(matches!(err, Error::Unavailable { .. }), "{err}");
+    assert!(
+        cdn.fetch("/../../etc/passwd").await.is_err(),
+        "no escape from the local directory"
+    );
+    assert_eq!(cdn.stats().unavailable, 2);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+#[tokio::test]
+async fn circuit_opens_on_failures_and_closes_after_a_good_probe() {
+    let cdn_server = Origin::start().await; // plays the CDN, switchable
+    let origin = Origin::start().await;
+    let cfg = CdnConfig {
+        breaker_failures: 2,
+        breaker_cooldown: Duration::from_millis(800),
+        retry_attempts: 0,
+        ..config(Some(cdn_server.url()), Some(origin.url()))
+    };
+    let cdn = Cdn::new(cfg).unwrap();
+    let host = cdn_server.addr.to_string();
+    let state = |cdn: &Cdn| {
+        cdn.stats()
+            .breakers
+            .into_iter()
+            .find(|(h, _)| *h == host)
+            .map(|(_, s)| s)
+    };
+
+    cdn_server.set_down(true);
+    for p in ["/1", "/2"] {
+        assert_eq!(cdn.fetch(p).await.unwrap().source, Source::Origin);
+    }
+    assert_eq!(state(&cdn), Some(BreakerState::Open));
+    let calls = cdn_server
+        .state
+        .total
+        .load(std::sync::atomic::Ordering::SeqCst);
+    assert_eq!(cdn.fetch("/3").await.unwrap().source, Source::Origin);
+    assert_eq!(
+        cdn_server
+            .state
+            .total
+            .load(std::sync::atomic::Ordering::SeqCst),
+        calls,
+        "open circuit: CDN skipped"
+    );
+    assert!(cdn.url("/3").starts_with(&origin.url()));
+
+    cdn_server.set_down(false);
+    tokio::time::sleep(Duration::from_millis(900)).await;
+    assert_eq!(state(&cdn), Some(BreakerState::HalfOpen));
+    assert_eq!(
+        cdn.fetch("/4").await.unwrap().source,
+        Source::Cdn,
+        "the probe goes to the CDN"
+    );
+    assert_eq!(state(&cdn), Some(BreakerState::Closed));
+    assert!(cdn.url("/4").starts_with(&cdn_server.url()));
+}
+
+#[tokio::test]
+async fn fifty_concurrent_misses_make_one_origin_fetch() {
+    let origin = Origin::start().await;
+    let nginx = Nginx::start(origin.addr);
+    origin.behave(
+        "/big.jpg",
+        Behaviour {
+            delay: Duration::from_millis(200),
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(config(Some(nginx.url()), Some(origin.url()))).unwrap();
+
+    let fetches = (0..50).map(|_| {
+        let cdn = cdn.clone();
+        tokio::spawn(async move { cdn.fetch("/big.jpg").await })
+    });
+    for f in futures_util::future::join_all(fetches).await {
+        assert_eq!(f.unwrap().unwrap().bytes, content("/big.jpg").as_bytes());
+    }
+    assert_eq!(origin.hits("/big.jpg"), 1);
+    let s = cdn.stats();
+    assert_eq!((s.requests, s.coalesced, s.cache_hits), (50, 49, 0));
+    assert!(cdn.fetch("/big.jpg").await.unwrap().from_cache);
+}
+
+#[tokio::test]
+async fn a_slow_fetch_times_out_its_waiters_but_still_fills_the_cache() {
+    let origin = Origin::start().await;
+    origin.behave(
+        "/slow.mp4",
+        Behaviour {
+            delay: Duration::from_millis(600),
+            ..Default::default()
+        },
+    );
+    let cfg = CdnConfig {
+        coalesce_timeout: Duration::from_millis(100),
+        ..config(None, Some(origin.url()))
+    };
+    let cdn = Cdn::new(cfg).unwrap();
+
+    let started = Instant::now();
+    let (a, b) = tokio::join!(cdn.fetch("/slow.mp4"), cdn.fetch("/slow.mp4"));
+    assert!(matches!(a, Err(Error::Timeout { .. })) && matches!(b, Err(Error::Timeout { .. })));
+    assert!(
+        started.elapsed() < Duration::from_millis(500),
+        "waiters gave up after their timeout"
+    );
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    let asset = cdn.fetch("/slow.mp4").await.unwrap();
+    assert!(asset.from_cache, "the fetch went on without its waiters");
+    assert_eq!(origin.hits("/slow.mp4"), 1);
+}
+
+#[tokio::test]
+async fn cache_entries_expire_after_the_ttl() {
+    let origin = Origin::start().await;
+    let cfg = CdnConfig {
+        cache_ttl: Duration::from_millis(300),
+        ..config(None, Some(origin.url()))
+    };
+    let cdn = Cdn::new(cfg).unwrap();
+    assert!(!cdn.fetch("/t.css").await.unwrap().from_cache);
+    assert!(cdn.fetch("/t.css").await.unwrap().from_cache);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert!(!cdn.fetch("/t.css").await.unwrap().from_cache);
+    assert_eq!(origin.hits("/t.css"), 2);
+    let s = cdn.stats();
+    assert_eq!((s.requests, s.cache_hits), (3, 1));
+    assert!((s.hit_rate - 1.0 / 3.0).abs() < 1e-9);
+}
+
+#[tokio::test]
+async fn invalidation_by_path_prefix_all_and_manifest_reload() {
+    let origin = Origin::start().await;
+    let cdn = Cdn::new(config(None, Some(origin.url()))).unwrap();
+    let paths = ["/img/a.jpg", "/img/b.jpg", "/css/c.css"];
+    for p in paths {
+        cdn.fetch(p).await.unwrap();
+    }
+    let cached = async |p: &str| cdn.fetch(p).await.unwrap().from_cache;
+
+    cdn.invalidate("/img/a.jpg").await;
+    assert!(!cached("/img/a.jpg").await && cached("/img/b.jpg").await);
+    cdn.invalidate_prefix("/img/").await;
+    assert!(
+        !cached("/img/a.jpg").await && !cached("/img/b.jpg").await && cached("/css/c.css").await
+    );
+    cdn.invalidate_all().await;
+    assert!(!cached("/css/c.css").await);
+
+    // A new content hash is a new cache key and a new URL; the origin sees the version.
+    cdn.set_manifest(Manifest::new().with("/css/c.css", "v2", false))
+        .await;
+    let asset = cdn.fetch("/css/c.css").await.unwrap();
+    assert!(!asset.from_cache);
+    assert_eq!(asset.version.as_deref(), Some("v2"));
+    assert!(
+        origin
+            .state
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|u| u == "/css/c.css?v=v2")
+    );
+    let changed = cdn
+        .set_manifest(Manifest::new().with("/css/c.css", "v3", false))
+        .await;
+    assert_eq!(changed, ["/css/c.css"]);
+    assert!(!cached("/css/c.css").await);
+}
+
+#[tokio::test]
+async fn preload_warms_critical_assets_and_reports() {
+    let origin = Origin::start().await;
+    let nginx = Nginx::start(origin.addr);
+    origin.behave(
+        "/missing.js",
+        Behaviour {
+            missing: true,
+            ..Default::default()
+        },
+    );
+    let manifest = Manifest::new()
+        .with("/app.css", "1", true)
+        .with("/hero.jpg", "2", true)
+        .with("/missing.js", "3", true)
+        .with("/footer.png", "4", false);
+    let cdn = Cdn::new(config(Some(nginx.url()), Some(origin.url()))).unwrap();
+    cdn.set_manifest(manifest.clone()).await;
+
+    let report = cdn.preload(&manifest).await;
+    assert_eq!((report.requested, report.ok), (3, 2));
+    assert_eq!(report.failed.len(), 1);
+    assert_eq!(report.failed[0].0, "/missing.js");
+    assert!(!report.skipped);
+    assert_eq!(origin.hits("/footer.png"), 0, "only critical assets");
+    assert!(cdn.fetch("/hero.jpg").await.unwrap().from_cache);
+    assert_eq!(cdn.stats().last_preload, Some(report));
+
+    let off = Cdn::new(CdnConfig {
+        preload_critical: false,
+        ..config(Some(nginx.url()), None)
+    })
+    .unwrap();
+    assert!(off.preload(&manifest).await.skipped);
+}

@@ -1,0 +1,295 @@
+//! URL building, versioning, signing and the HTML helper, checked the way a page author
+//! and an origin would: parse the HTML, verify the URLs.
+
+use clip_cdn::image::{Fit, Format};
+use clip_cdn::{Cdn, CdnConfig, Error, Manifest};
+
+const KEY: &str = "test-signing-key-0123456789";
+
+fn config() -> CdnConfig {
+    CdnConfig {
+        base_url: Some("https://cdn.example.com".into()),
+        origin_url: Some("https://app.example.com".into()),
+        ..CdnConfig::default()
+    }
+}
+
+async fn cdn_with(config: CdnConfig) -> Cdn {
+    let cdn = Cdn::new(config).unwrap();
+    cdn.set_manifest(
+        Manifest::new()
+            .with("/images/thumbnail.jpg", "abc123", false)
+            .with("/hero.jpg", "h1", true),
+    )
+    .await;
+    cdn
+}
+
+fn split(url: &str) -> (&str, &str) {
+    url.split_once('?').unwrap_or((url, ""))
+}
+
+#[tokio::test]
+async fn urls_are_versioned_and_follow_the_cdn_switch() {
+    let cdn = cdn_with(config()).await;
+    assert_eq!(
+        cdn.url("/images/thumbnail.jpg"),
+        "https://cdn.example.com/images/thumbnail.jpg?v=abc123"
+    );
+    assert_eq!(
+        cdn.url("images/unknown.css"),
+        "https://cdn.example.com/images/unknown.css"
+    );
+
+    let off = cdn_with(CdnConfig {
+        enabled: false,
+        ..config()
+    })
+    .await;
+    assert_eq!(
+        off.url("/images/thumbnail.jpg"),
+        "https://app.example.com/images/thumbnail.jpg?v=abc123"
+    );
+    let relative = cdn_with(CdnConfig {
+        enabled: false,
+        origin_url: None,
+        ..config()
+    })
+    .await;
+    assert_eq!(
+        relative.url("/images/thumbnail.jpg"),
+        "/images/thumbnail.jpg?v=abc123"
+    );
+
+    // A new manifest changes the URL of what changed, and only that.
+    let changed = cdn
+        .set_manifest(
+            Manifest::new()
+                .with("/images/thumbnail.jpg", "def456", false)
+                .with("/hero.jpg", "h1", true),
+        )
+        .await;
+    assert_eq!(changed, ["/images/thumbnail.jpg"]);
+    assert!(cdn.url("/images/thumbnail.jpg").ends_with("?v=def456"));
+}
+
+#[tokio::test]
+async fn signed_transform_urls_verify_at_the_origin_and_tampering_fails() {
+    let cdn = cdn_with(CdnConfig {
+        signing_keys: vec![KEY.into()],
+        ..config()
+    })
+    .await;
+    let url = cdn
+        .image("/images/thumbnail.jpg")
+        .width(300)
+        .height(200)
+        .quality(85)
+        .format(Format::WebP)
+        .progressive(true)
+        .fit(Fit::Cover)
+        .url();
+    let (base, query) = split(&url);
+    assert_eq!(base, "https://cdn.example.com/images/thumbnail.jpg");
+    let request = cdn
+        .verify_transform("/images/thumbnail.jpg", query)
+        .unwrap();
+    let opts = request.transform.to_options(Format::Jpeg);
+    assert_eq!(
+        (opts.width, opts.height, opts.quality, opts.format),
+        (Some(300), Some(200), 85, Format::WebP)
+    );
+    assert_eq!(opts.fit, Fit::Cover);
+    assert_eq!(request.version.as_deref(), Some("abc123"));
+
+    let tampered = query.replace("w=300", "w=4000");
+    assert!(matches!(
+        cdn.verify_transform("/images/thumbnail.jpg", &tampered),
+        Err(Error::BadSignature)
+    ));
+    assert!(matches!(
+        cdn.verify_transform("/images/other.jpg", query),
+        Err(Error::BadSignature)
+    ));
+
+    // Rotation: a URL signed with the old key still verifies while the old key is listed second.
+    let rotated = Cdn::new(CdnConfig {
+        signing_keys: vec!["the-new-key-0123456789".into(), KEY.into()],
+        ..config()
+    })
+    .unwrap();
+    assert!(
+        rotated
+            .verify_transform("/images/thumbnail.jpg", query)
+            .is_ok()
+    );
+    let dropped = Cdn::new(CdnConfig {
+        signing_keys: vec!["the-new-key-0123456789".into()],
+        ..config()
+    })
+    .unwrap();
+    assert!(
+        dropped
+            .verify_transform("/images/thumbnail.jpg", query)
+            .is_err()
+    );
+}
+
+#[tokio::test]
+async fn unsigned_transforms_are_limited_to_the_allow_lists() {
+    let cdn = cdn_with(config()).await;
+    let url = cdn
+        .image("/images/thumbnail.jpg")
+        .width(300)
+        .quality(83)
+        .url();
+    let (_, query) = split(&url);
+    // Snapped up to the nearest allowed width and quality, and accepted by the origin.
+    assert!(query.starts_with("w=320&q=85"), "{query}");
+    assert!(cdn.verify_transform("/images/thumbnail.jpg", query).is_ok());
+    for bad in ["w=301", "w=320&q=83", "h=7", "w=320&zoom=2"] {
+        assert!(
+            cdn.verify_transform("/images/thumbnail.jpg", bad).is_err(),
+            "{bad} accepted"
+        );
+    }
+}
+
+/// Attributes of the first element named `tag` in `html`.
+fn element(html: &str, tag: &str) -> Option<std::collections::HashMap<String, String>> {
+    let dom = tl::parse(html, tl::ParserOptions::default()).unwrap();
+    let parser = dom.parser();
+    let node = dom
+        .nodes()
+        .iter()
+        .find(|n| n.as_tag().is_some_and(|t| t.name().as_utf8_str() == tag))?;
+    let t = node.as_tag()?;
+    let _ = parser;
+    Some(
+        t.attributes()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.to_string(),
+                    v.map(|v| html_unescape(&v)).unwrap_or_default(),
+                )
+            })
+            .collect(),
+    )
+}
+
+fn html_unescape(s: &str) -> String {
+    s.replace("&quot;", "\"")
+        .replace("&#39;", "'")
+        .replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+fn srcset_widths(srcset: &str) -> Vec<u32> {
+    srcset
+        .split(", ")
+        .map(|c| {
+            c.rsplit_once(' ')
+                .unwrap()
+                .1
+                .trim_end_matches('w')
+                .parse()
+                .unwrap()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn html_is_a_lazy_img_with_allowed_srcset_and_origin_fallback() {
+    let cdn = cdn_with(CdnConfig {
+        signing_keys: vec![KEY.into()],
+        ..config()
+    })
+    .await;
+    let html = cdn
+        .image("/images/thumbnail.jpg")
+        .width(300)
+        .height(200)
+        .quality(85)
+        .format(Format::WebP)
+        .progressive(true)
+        .alt("A \"thumbnail\" <b>")
+        .to_html();
+    let img = element(&html, "img").expect("an <img>");
+    assert!(element(&html, "link").is_none(), "not critical: no preload");
+    assert_eq!(img["width"], "300");
+    assert_eq!(img["height"], "200");
+    assert_eq!(img["loading"], "lazy");
+    assert_eq!(img["decoding"], "async");
+    assert_eq!(img["alt"], "A \"thumbnail\" <b>");
+    assert!(
+        img["src"]
+            .starts_with("https://cdn.example.com/images/thumbnail.jpg?w=300&h=200&q=85&fm=webp")
+    );
+    let widths = srcset_widths(&img["srcset"]);
+    assert_eq!(
+        widths,
+        [256, 320, 480, 640],
+        "half to twice the width, and one covering 2x"
+    );
+    assert!(
+        widths
+            .iter()
+            .all(|w| cdn.config().allowed_widths.contains(w)),
+        "{widths:?}"
+    );
+    // Every srcset URL verifies at the origin.
+    for candidate in img["srcset"].split(", ") {
+        let url = candidate.rsplit_once(' ').unwrap().0;
+        let (_, query) = split(url);
+        cdn.verify_transform("/images/thumbnail.jpg", query)
+            .unwrap();
+    }
+    assert!(img["sizes"].contains("300px"));
+    assert!(
+        img["onerror"].contains("https://app.example.com/images/thumbnail.jpg?w=300"),
+        "{}",
+        img["onerror"]
+    );
+}
+
+#[tokio::test]
+async fn critical_images_preload_and_auto_format_uses_picture() {
+    let cdn = cdn_with(config()).await;
+    // The manifest marks /hero.jpg critical.
+    let html = cdn.image("/hero.jpg").width(640).to_html();
+    let link = element(&html, "link").expect("a preload link");
+    assert_eq!(
+        (link["rel"].as_str(), link["as"].as_str()),
+        ("preload", "image")
+    );
+    assert_eq!(link["fetchpriority"], "high");
+    let img = element(&html, "img").unwrap();
+    assert_eq!(img["fetchpriority"], "high");
+    assert_eq!(img["loading"], "eager");
+    // No format chosen: <picture> offers WebP, the <img> keeps the source format.
+    let source = element(&html, "source").expect("a <source>");
+    assert_eq!(source["type"], "image/webp");
+    assert!(source["srcset"].contains("fm=webp"));
+    assert!(!img["src"].contains("fm="));
+    for w in srcset_widths(&source["srcset"]) {
+        assert!(cdn.config().allowed_widths.contains(&w));
+    }
+}
+
+#[tokio::test]
+async fn without_optimization_images_link_the_original() {
+    let cdn = cdn_with(CdnConfig {
+        image_optimization: false,
+        ..config()
+    })
+    .await;
+    let html = cdn.image("/images/thumbnail.jpg").width(300).to_html();
+    let img = element(&html, "img").unwrap();
+    assert_eq!(
+        img["src"],
+        "https://cdn.example.com/images/thumbnail.jpg?v=abc123"
+    );
+    assert!(!img.contains_key("srcset"));
+}
