@@ -162,8 +162,10 @@ impl ProcessMetrics {
             .next()?
             .parse()
             .ok()?;
+        // Both clocks tick at 1/USER_HZ: a process started within the current tick reads as 0
+        // (or less) seconds old. It is at least one tick old, and the first reading must exist.
         let age = uptime - start_ticks / USER_HZ;
-        (age > 0.0).then_some(age)
+        Some(age.max(1.0 / USER_HZ))
     }
 }
 
