@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use crate::ConfigError;
 
+/// The longest duration any setting accepts.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// How a pool sizes itself and how long it waits.
 ///
 /// The pool opens `min_connections` before it is handed out, settles at `pool_size` under
@@ -101,8 +104,8 @@ impl PoolConfig {
         Ok(cfg)
     }
 
-    /// Checks the invariants `1 <= min <= size <= max` and non-zero timeouts; the error
-    /// names the variable to fix.
+    /// Checks the invariants `1 <= min <= size <= max` and timeouts between 1 ms and a year;
+    /// the error names the variable to fix.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |variable: &'static str, reason: String| {
             Err(ConfigError::Invalid {
@@ -143,6 +146,24 @@ impl PoolConfig {
         ] {
             if value.is_zero() {
                 return invalid(variable, "must be a positive number of milliseconds".into());
+            }
+        }
+        // Deadlines and timers add these to `Instant::now()`, which panics on overflow: an
+        // absurd value (a typo, u64::MAX) must be refused here, not crash the first call.
+        for (variable, value) in [
+            ("DB_ACQUIRE_TIMEOUT", Some(self.acquire_timeout)),
+            ("DB_IDLE_TIMEOUT", Some(self.idle_timeout)),
+            ("DB_EXHAUSTED_AFTER", Some(self.exhausted_after)),
+            ("DB_MAINTENANCE_INTERVAL", Some(self.maintenance_interval)),
+            ("DB_RECONNECT_BACKOFF", Some(self.reconnect_backoff)),
+            ("DB_MAX_LIFETIME", self.max_lifetime),
+            ("DB_LEAK_THRESHOLD", self.leak_threshold),
+        ] {
+            if value.is_some_and(|d| d > MAX_DURATION) {
+                return invalid(
+                    variable,
+                    format!("must be at most {} ms (a year)", MAX_DURATION.as_millis()),
+                );
             }
         }
         if self.max_lifetime.is_some_and(|d| d.is_zero()) {

@@ -90,6 +90,24 @@ async fn building_against_a_dead_server_returns_its_error() {
 }
 
 #[tokio::test]
+async fn an_acquire_timeout_too_large_for_a_deadline_is_refused_not_a_panic() {
+    // `execute` computes `Instant::now() + acquire_timeout`: with u64::MAX milliseconds that
+    // addition panics, so the pool must refuse the value when it is built.
+    let huge = PoolConfig {
+        acquire_timeout: Duration::from_millis(u64::MAX),
+        ..cfg()
+    };
+    let err = Pool::new(Numbers::default(), huge).await.unwrap_err();
+    assert!(err.to_string().contains("DB_ACQUIRE_TIMEOUT"), "{err}");
+    let huge = PoolConfig {
+        max_lifetime: Some(Duration::MAX),
+        ..cfg()
+    };
+    let err = Pool::new(Numbers::default(), huge).await.unwrap_err();
+    assert!(err.to_string().contains("DB_MAX_LIFETIME"), "{err}");
+}
+
+#[tokio::test]
 async fn sustained_saturation_reads_exhausted() {
     let cfg = PoolConfig {
         exhausted_after: Duration::from_millis(100),
