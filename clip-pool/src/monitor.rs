@@ -4,8 +4,8 @@
 //! the gauges.
 
 use std::collections::VecDeque;
-use std::sync::Weak;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
 use crate::Manager;
@@ -21,6 +21,8 @@ struct History {
     demand: VecDeque<(Instant, u32)>,
     /// (when, acquisitions, summed wait in µs), over the last `RECENT_WAIT_WINDOW`.
     waits: VecDeque<(Instant, u64, u64)>,
+    /// Connections being opened for the floor or the target, off this task.
+    opening: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
@@ -40,7 +42,7 @@ pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
     });
 }
 
-async fn maintain<M: Manager>(inner: &Inner<M>, history: &mut History) {
+async fn maintain<M: Manager>(inner: &Arc<Inner<M>>, history: &mut History) {
     let c = &*inner.counters;
     let cfg = &inner.config;
     let now = Instant::now();
@@ -93,24 +95,24 @@ async fn maintain<M: Manager>(inner: &Inner<M>, history: &mut History) {
     stats.health = health;
     inner.metrics.publish(&stats);
 
-    resize(inner, &stats, demand).await;
+    resize(inner, &stats, demand, history).await;
 }
 
 /// Opens what the floor or the gentle growth asks for; closes surplus idle connections.
-async fn resize<M: Manager>(inner: &Inner<M>, stats: &PoolStats, demand: u32) {
+async fn resize<M: Manager>(
+    inner: &Arc<Inner<M>>,
+    stats: &PoolStats,
+    demand: u32,
+    history: &mut History,
+) {
     let cfg = &inner.config;
     let open = stats.connections + stats.connecting;
     if open < cfg.min_connections {
-        let missing = cfg.min_connections - open;
-        for _ in 0..missing {
-            if inner.open_one().await.is_err() {
-                break; // the database is down: one failed probe per tick is enough
-            }
-        }
+        spawn_opening(inner, cfg.min_connections - open, history);
         return;
     }
     if open < cfg.pool_size {
-        let _ = inner.open_one().await;
+        spawn_opening(inner, 1, history);
         return;
     }
     let target = cfg.pool_size.max(demand).min(cfg.max_connections);
@@ -125,6 +127,24 @@ async fn resize<M: Manager>(inner: &Inner<M>, stats: &PoolStats, demand: u32) {
         surplus -= 1;
         idle -= 1;
     }
+}
+
+/// Opens `count` connections in a task of their own, one batch at a time: an attempt can
+/// last the whole connect timeout (a host that drops packets), and health, gauges and leak
+/// warnings must keep their period meanwhile.
+fn spawn_opening<M: Manager>(inner: &Arc<Inner<M>>, count: u32, history: &mut History) {
+    if history.opening.as_ref().is_some_and(|h| !h.is_finished()) {
+        return;
+    }
+    let pool = Arc::downgrade(inner);
+    history.opening = Some(tokio::spawn(async move {
+        for _ in 0..count {
+            let Some(inner) = pool.upgrade() else { return };
+            if inner.open_one().await.is_err() {
+                break; // the database is down: one failed probe per tick is enough
+            }
+        }
+    }));
 }
 
 /// The health verdict and its reason for a snapshot of this pool.

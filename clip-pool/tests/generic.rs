@@ -11,6 +11,8 @@ use clip_pool::{BuildError, Pool, PoolConfig, PoolError, PoolHealth};
 struct Numbers {
     next: AtomicU32,
     down: Arc<AtomicBool>,
+    /// Connection attempts never answer (a host that drops packets).
+    hang: Arc<AtomicBool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +23,9 @@ impl bb8::ManageConnection for Numbers {
     type Connection = u32;
     type Error = Down;
     async fn connect(&self) -> Result<u32, Down> {
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.down.load(Ordering::SeqCst) {
             return Err(Down);
         }
@@ -105,6 +110,30 @@ async fn an_acquire_timeout_too_large_for_a_deadline_is_refused_not_a_panic() {
     };
     let err = Pool::new(Numbers::default(), huge).await.unwrap_err();
     assert!(err.to_string().contains("DB_MAX_LIFETIME"), "{err}");
+}
+
+#[tokio::test]
+async fn maintenance_keeps_its_period_while_a_connection_attempt_hangs() {
+    let manager = Numbers::default();
+    let hang = manager.hang.clone();
+    let cfg = PoolConfig {
+        min_connections: 1,
+        acquire_timeout: Duration::from_secs(3),
+        leak_threshold: Some(Duration::from_millis(100)),
+        ..cfg()
+    };
+    let pool = Pool::new(manager, cfg).await.unwrap();
+    // The pool now wants to grow to its target, and that attempt hangs for the connect
+    // timeout (3 s); leak warnings, health and gauges must not wait for it.
+    hang.store(true, Ordering::SeqCst);
+    pool.execute(async |_| {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Ok::<_, Down>(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(pool.stats().leak_warnings, 1, "{:?}", pool.stats());
+    assert_eq!(pool.stats().connecting, 1);
 }
 
 #[tokio::test]
