@@ -120,6 +120,14 @@ impl PoolConfig {
         if self.pool_size == 0 {
             return invalid("DB_POOL_SIZE", "must be at least 1".into());
         }
+        if self.min_connections == 0 {
+            // `connect` opens at least one connection to report a bad URL or password at
+            // start; a pool that must start without its database uses `connect_lazy`.
+            return invalid(
+                "DB_MIN_CONNECTIONS",
+                "must be at least 1 (to start without the database, build the pool lazily)".into(),
+            );
+        }
         if self.min_connections > self.pool_size {
             return invalid(
                 "DB_MIN_CONNECTIONS",

@@ -59,6 +59,7 @@ fn validation_names_the_variable_to_fix() {
             "DB_POOL_SIZE",
         ),
         (&[("DB_ACQUIRE_TIMEOUT", "0")], "DB_ACQUIRE_TIMEOUT"),
+        (&[("VITE_DB_MIN_CONNECTIONS", "0")], "DB_MIN_CONNECTIONS"),
         (&[("VITE_DB_IDLE_TIMEOUT", "soon")], "DB_IDLE_TIMEOUT"),
         (&[("DB_MAX_CONNECTIONS", "-3")], "DB_MAX_CONNECTIONS"),
         (
