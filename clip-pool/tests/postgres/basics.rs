@@ -90,6 +90,37 @@ async fn statements_are_prepared_once_per_connection() {
 }
 
 #[tokio::test]
+async fn a_statement_cached_before_a_schema_change_is_prepared_again() {
+    let pg = LocalPostgres::start().await.unwrap();
+    let cfg = PoolConfig {
+        max_connections: 1,
+        pool_size: 1,
+        min_connections: 1,
+        ..config(1)
+    };
+    let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    let columns = async |c: &mut postgres::PgConnection| {
+        c.query_one("SELECT * FROM m", &[]).await.map(|r| r.len())
+    };
+    pool.execute(async |c| {
+        c.batch_execute("CREATE TABLE m (a int); INSERT INTO m VALUES (1)")
+            .await
+    })
+    .await
+    .unwrap();
+    assert_eq!(pool.execute(columns).await.unwrap(), 1);
+    pool.execute(async |c| c.batch_execute("ALTER TABLE m ADD COLUMN b int").await)
+        .await
+        .unwrap();
+    // The server refuses the stale statement once; the cache must not keep serving it.
+    let first = pool.execute(columns).await;
+    if let Err(e) = &first {
+        assert!(e.to_string().contains("cached plan"), "{e}");
+    }
+    assert_eq!(pool.execute(columns).await.unwrap(), 2);
+}
+
+#[tokio::test]
 async fn exhaustion_times_out_with_the_waiting_count_visible() {
     let pg = LocalPostgres::start().await.unwrap();
     let cfg = PoolConfig {
