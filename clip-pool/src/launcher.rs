@@ -381,7 +381,9 @@ impl LocalPgbouncer {
 
 impl Drop for LocalPgbouncer {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(mut child) = self.child.take()
+            && matches!(child.try_wait(), Ok(None))
+        {
             signal_group(&child, "KILL");
             let _ = child.wait();
         }
@@ -522,6 +524,11 @@ fn signal(pids: &[u32], signal: &str) {
 /// makes the next start refuse. The postmaster is stopped first so it forks no new child
 /// while its children are listed.
 fn kill_cluster(postmaster: &mut Child) {
+    // Once reaped, its pid may belong to someone else: never signal it then. Until we reap
+    // it, an exited postmaster stays a zombie and keeps its pid.
+    if !matches!(postmaster.try_wait(), Ok(None)) {
+        return;
+    }
     let pid = postmaster.id();
     signal(&[pid], "STOP");
     let children = children_of(pid);
