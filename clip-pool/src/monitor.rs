@@ -1,14 +1,17 @@
-//! Background maintenance of a pool, once per `maintenance_interval`: keeps the floor open
-//! (re-warming after an outage), grows gently to the steady target, closes the surplus once
-//! demand has stayed below it for `idle_timeout`, and refreshes health, recent waits and
-//! the gauges.
+//! Background maintenance of a pool, once per `maintenance_interval`: closes idle
+//! connections the server has dropped, keeps the floor open (re-warming after an outage),
+//! grows gently to the steady target, closes the surplus once demand has stayed below it
+//! for `idle_timeout`, and refreshes health, recent waits and the gauges.
 
 use std::collections::VecDeque;
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::Manager;
+use crate::managed::Managed;
 use crate::pool::Inner;
 use crate::stats::{EXHAUSTED_UTILIZATION, PoolHealth, PoolStats, snapshot, verdict};
 
@@ -47,6 +50,7 @@ async fn maintain<M: Manager>(inner: &Arc<Inner<M>>, history: &mut History) {
     let cfg = &inner.config;
     let now = Instant::now();
 
+    evict_broken_idle(inner).await;
     let in_use = c.in_use.load(Relaxed);
     let peak = c.peak_in_use.swap(in_use, Relaxed).max(in_use);
     history.demand.push_back((now, peak));
@@ -120,13 +124,49 @@ async fn resize<M: Manager>(
     let mut idle = stats.idle;
     while surplus > 0 && idle > 0 && stats.waiting == 0 {
         // bb8 lends the longest-idle connection first (FIFO); marking it dirty closes it.
-        match tokio::time::timeout(Duration::from_millis(1), inner.bb8.get()).await {
-            Ok(Ok(mut conn)) => conn.dirty = true,
-            _ => break,
-        }
+        let Some(mut taken) = take_idle(inner).await else {
+            break;
+        };
+        taken.conn.dirty = true;
         surplus -= 1;
         idle -= 1;
     }
+}
+
+/// Hands each idle connection through bb8 once: giving it back closes it if the manager
+/// reports it broken (server restarted, failover, idle kill). Without traffic, dead
+/// connections would otherwise count as open and the health would never read down.
+async fn evict_broken_idle<M: Manager>(inner: &Inner<M>) {
+    for _ in 0..inner.bb8.state().idle_connections {
+        if take_idle(inner).await.is_none() {
+            return;
+        }
+    }
+}
+
+/// An idle connection taken by the maintenance task, with the permit a caller would hold.
+struct Taken<'a, M: Manager> {
+    /// Declared first so it goes back to bb8 before the permit frees a caller to look.
+    conn: bb8::PooledConnection<'a, Managed<M>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// An idle connection for the maintenance task, taken like a caller would (with a permit,
+/// so callers in line keep their turn), or `None` rather than wait or open a new one.
+async fn take_idle<M: Manager>(inner: &Inner<M>) -> Option<Taken<'_, M>> {
+    let permit = inner.permits.clone().try_acquire_owned().ok()?;
+    // bb8 opens a connection for a `get` that finds none idle: look first.
+    if inner.bb8.state().idle_connections == 0 {
+        return None;
+    }
+    let conn = tokio::time::timeout(Duration::from_millis(1), inner.bb8.get())
+        .await
+        .ok()?
+        .ok()?;
+    Some(Taken {
+        conn,
+        _permit: permit,
+    })
 }
 
 /// Opens `count` connections in a task of their own, one batch at a time: an attempt can

@@ -81,6 +81,21 @@ async fn a_dead_server_fails_fast_and_the_pool_recovers() {
 }
 
 #[tokio::test]
+async fn an_idle_pool_reads_down_when_its_connections_die() {
+    let manager = Numbers::default();
+    let down = manager.down.clone();
+    let pool = Pool::new(manager, cfg()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(pool.stats().connections, 3);
+    // No traffic: the dead connections are found by the maintenance task alone.
+    down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let s = pool.stats();
+    assert_eq!((s.connections, s.connections_closed), (0, 3), "{s:?}");
+    assert_eq!(pool.health().0, PoolHealth::Down, "{:?}", pool.health());
+}
+
+#[tokio::test]
 async fn building_against_a_dead_server_returns_its_error() {
     let manager = Numbers::default();
     manager.down.store(true, Ordering::SeqCst);
