@@ -50,7 +50,11 @@ async fn maintain<M: Manager>(inner: &Arc<Inner<M>>, history: &mut History) {
     let cfg = &inner.config;
     let now = Instant::now();
 
-    evict_broken_idle(inner).await;
+    // Only while nobody uses the pool: callers evict dead connections themselves, and a
+    // caller that found the idle list empty during the sweep would make bb8 open another.
+    if c.in_use.load(Relaxed) == 0 && c.waiting.load(Relaxed) == 0 {
+        evict_broken_idle(inner).await;
+    }
     let in_use = c.in_use.load(Relaxed);
     let peak = c.peak_in_use.swap(in_use, Relaxed).max(in_use);
     history.demand.push_back((now, peak));
@@ -134,8 +138,8 @@ async fn resize<M: Manager>(
 }
 
 /// Hands each idle connection through bb8 once: giving it back closes it if the manager
-/// reports it broken (server restarted, failover, idle kill). Without traffic, dead
-/// connections would otherwise count as open and the health would never read down.
+/// reports it broken (server restarted, failover, idle kill). Without traffic, nothing
+/// else would: dead connections would count as open and the health never read down.
 async fn evict_broken_idle<M: Manager>(inner: &Inner<M>) {
     for _ in 0..inner.bb8.state().idle_connections {
         if take_idle(inner).await.is_none() {

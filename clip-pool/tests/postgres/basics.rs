@@ -293,6 +293,12 @@ async fn shared_calls_pipeline_on_few_connections_and_give_them_back() {
         ..config(4)
     };
     let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    // Once the pool stands at its target, the shared lane finds its connections idle; while
+    // it grows, a call could race the maintenance task's opening and see a third one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pool.stats().connections < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let barrier = Arc::new(tokio::sync::Barrier::new(32));
     let mut tasks = Vec::new();
     for i in 0..32i32 {
