@@ -4,7 +4,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use clip_pool::{BuildError, Pool, PoolConfig, PoolError, PoolHealth};
+use clip_pool::{BuildError, Pool, PoolConfig, PoolError, PoolHealth, ReplicatedPool};
 
 /// Connections are numbers; the "server" can be switched off.
 #[derive(Default)]
@@ -93,6 +93,41 @@ async fn an_idle_pool_reads_down_when_its_connections_die() {
     let s = pool.stats();
     assert_eq!((s.connections, s.connections_closed), (0, 3), "{s:?}");
     assert_eq!(pool.health().0, PoolHealth::Down, "{:?}", pool.health());
+}
+
+#[tokio::test]
+async fn reads_skip_an_exhausted_replica_without_waiting_for_it() {
+    let primary = Pool::new(Numbers::default(), cfg()).await.unwrap();
+    let replica_cfg = PoolConfig {
+        name: "replica-0".into(),
+        min_connections: 1,
+        pool_size: 1,
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(1),
+        exhausted_after: Duration::from_millis(50),
+        ..cfg()
+    };
+    let replica = Pool::new(Numbers::default(), replica_cfg).await.unwrap();
+    let db = ReplicatedPool::new(primary.clone(), vec![replica.clone()]);
+    // A slow report holds the replica's only connection.
+    let holder = tokio::spawn(async move {
+        replica
+            .execute(async |_| {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                Ok::<_, Down>(())
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    db.read(async |_| Ok::<_, Down>(())).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "the read waited {:?} for an exhausted replica",
+        started.elapsed()
+    );
+    assert_eq!(primary.stats().acquisitions, 1);
+    holder.await.unwrap().unwrap();
 }
 
 #[tokio::test]
