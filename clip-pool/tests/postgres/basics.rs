@@ -236,6 +236,14 @@ async fn holding_a_connection_past_the_leak_threshold_is_reported() {
         leak_threshold: Some(Duration::from_millis(100)),
         ..config(2)
     };
+    // The warning is what an operator sees: capture it (this test's runtime runs the
+    // maintenance task on this thread, where the subscriber is the default).
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
     // Checked once per maintenance tick (100 ms in these tests).
     pool.execute(async |c| c.execute("SELECT pg_sleep(0.6)", &[]).await)
@@ -245,6 +253,48 @@ async fn holding_a_connection_past_the_leak_threshold_is_reported() {
         .await
         .unwrap();
     assert_eq!(pool.stats().leak_warnings, 1);
+    let text = logs.text();
+    let warning = text
+        .lines()
+        .find(|l| l.contains("leak threshold"))
+        .unwrap_or_else(|| panic!("no leak warning logged:\n{text}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        warning.contains("held_for="),
+        "how long it was held: {warning}"
+    );
+    assert!(warning.contains("pool=\"primary\""), "{warning}");
+    assert!(
+        text.contains("given back after a leak warning"),
+        "the end of the story is logged too:\n{text}"
+    );
+}
+
+/// Log lines written by a `tracing_subscriber::fmt` subscriber.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
 }
 
 #[tokio::test]
