@@ -131,6 +131,35 @@ async fn reads_skip_an_exhausted_replica_without_waiting_for_it() {
 }
 
 #[tokio::test]
+async fn a_shared_call_dropped_mid_way_counts_as_a_shared_error() {
+    let pool = Pool::new(Numbers::default(), cfg()).await.unwrap();
+    let cut = tokio::time::timeout(
+        Duration::from_millis(50),
+        pool.execute_shared(async |_| {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, Down>(())
+        }),
+    )
+    .await;
+    assert!(cut.is_err());
+    pool.execute_shared(async |_| Err::<(), _>(Down))
+        .await
+        .unwrap_err();
+    let s = pool.stats();
+    assert_eq!(
+        (s.shared_calls, s.shared_errors, s.in_use),
+        (2, 2, 0),
+        "{s:?}"
+    );
+    // Both retired their connection.
+    assert_eq!(s.query_errors, 2, "{s:?}");
+    assert_eq!(
+        s.acquisitions,
+        s.completed + s.query_errors + s.cancelled_running
+    );
+}
+
+#[tokio::test]
 async fn building_against_a_dead_server_returns_its_error() {
     let manager = Numbers::default();
     manager.down.store(true, Ordering::SeqCst);
