@@ -4,6 +4,9 @@ use std::time::Duration;
 
 use crate::ConfigError;
 
+/// The longest duration any setting accepts.
+const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
 /// How a pool sizes itself and how long it waits.
 ///
 /// The pool opens `min_connections` before it is handed out, settles at `pool_size` under
@@ -101,8 +104,8 @@ impl PoolConfig {
         Ok(cfg)
     }
 
-    /// Checks the invariants `1 <= min <= size <= max` and non-zero timeouts; the error
-    /// names the variable to fix.
+    /// Checks the invariants `1 <= min <= size <= max` and timeouts between 1 ms and a year;
+    /// the error names the variable to fix.
     pub fn validate(&self) -> Result<(), ConfigError> {
         let invalid = |variable: &'static str, reason: String| {
             Err(ConfigError::Invalid {
@@ -116,6 +119,14 @@ impl PoolConfig {
         }
         if self.pool_size == 0 {
             return invalid("DB_POOL_SIZE", "must be at least 1".into());
+        }
+        if self.min_connections == 0 {
+            // `connect` opens at least one connection to report a bad URL or password at
+            // start; a pool that must start without its database uses `connect_lazy`.
+            return invalid(
+                "DB_MIN_CONNECTIONS",
+                "must be at least 1 (to start without the database, build the pool lazily)".into(),
+            );
         }
         if self.min_connections > self.pool_size {
             return invalid(
@@ -143,6 +154,24 @@ impl PoolConfig {
         ] {
             if value.is_zero() {
                 return invalid(variable, "must be a positive number of milliseconds".into());
+            }
+        }
+        // Deadlines and timers add these to `Instant::now()`, which panics on overflow: an
+        // absurd value (a typo, u64::MAX) must be refused here, not crash the first call.
+        for (variable, value) in [
+            ("DB_ACQUIRE_TIMEOUT", Some(self.acquire_timeout)),
+            ("DB_IDLE_TIMEOUT", Some(self.idle_timeout)),
+            ("DB_EXHAUSTED_AFTER", Some(self.exhausted_after)),
+            ("DB_MAINTENANCE_INTERVAL", Some(self.maintenance_interval)),
+            ("DB_RECONNECT_BACKOFF", Some(self.reconnect_backoff)),
+            ("DB_MAX_LIFETIME", self.max_lifetime),
+            ("DB_LEAK_THRESHOLD", self.leak_threshold),
+        ] {
+            if value.is_some_and(|d| d > MAX_DURATION) {
+                return invalid(
+                    variable,
+                    format!("must be at most {} ms (a year)", MAX_DURATION.as_millis()),
+                );
             }
         }
         if self.max_lifetime.is_some_and(|d| d.is_zero()) {

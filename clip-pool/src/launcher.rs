@@ -241,6 +241,11 @@ impl LocalPostgres {
     /// Starts the server again (after [`stop`](Self::stop) or [`kill9`](Self::kill9)) on the
     /// same port and data, and waits until it accepts connections.
     pub async fn restart(&mut self) -> Result<(), LauncherError> {
+        // A second postmaster would fail on the data directory's lock while the readiness
+        // probe reached the first, whose handle would then be lost (and never killed).
+        if self.is_running() {
+            self.stop().await?;
+        }
         let log_path = self.dir.path().join("postgres.log");
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -257,8 +262,6 @@ impl LocalPostgres {
             .stdout(log)
             .stderr(err);
         as_owner(&mut cmd, self.owner);
-        // Its own process group, so kill9 takes the backends down with the postmaster.
-        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let child = cmd.spawn().map_err(io("starting postgres"))?;
         self.child = Some(child);
         wait_ready("postgres", self.port, &log_path, self.child.as_mut()).await
@@ -267,13 +270,12 @@ impl LocalPostgres {
     /// A clean, fast shutdown (`SIGINT`: active connections are terminated).
     pub async fn stop(&mut self) -> Result<(), LauncherError> {
         if let Some(mut child) = self.child.take() {
-            signal_group(&child, "INT");
+            signal(&[child.id()], "INT");
             let deadline = Instant::now() + Duration::from_secs(20);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            signal_group(&child, "KILL");
-            let _ = child.wait();
+            kill_cluster(&mut child);
         }
         Ok(())
     }
@@ -281,8 +283,7 @@ impl LocalPostgres {
     /// `kill -9` of the postmaster and every backend: a crash, as when a machine dies.
     pub fn kill9(&mut self) {
         if let Some(mut child) = self.child.take() {
-            signal_group(&child, "KILL");
-            let _ = child.wait();
+            kill_cluster(&mut child);
         }
     }
 
@@ -380,7 +381,9 @@ impl LocalPgbouncer {
 
 impl Drop for LocalPgbouncer {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
+        if let Some(mut child) = self.child.take()
+            && matches!(child.try_wait(), Ok(None))
+        {
             signal_group(&child, "KILL");
             let _ = child.wait();
         }
@@ -504,6 +507,64 @@ fn signal_group(child: &Child, signal: &str) {
         .args([&format!("-{signal}"), "--", &format!("-{}", child.id())])
         .stderr(Stdio::null())
         .status();
+}
+
+fn signal(pids: &[u32], signal: &str) {
+    let _ = Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg("--")
+        .args(pids.iter().map(u32::to_string))
+        .stderr(Stdio::null())
+        .status();
+}
+
+/// SIGKILL to a postmaster and its children, then waits until they are gone. Every
+/// backend calls `setsid()`, so signalling the postmaster's process group misses them:
+/// they outlive it (a busy one until its query ends), holding the shared memory that
+/// makes the next start refuse. The postmaster is stopped first so it forks no new child
+/// while its children are listed.
+fn kill_cluster(postmaster: &mut Child) {
+    // Once reaped, its pid may belong to someone else: never signal it then. Until we reap
+    // it, an exited postmaster stays a zombie and keeps its pid.
+    if !matches!(postmaster.try_wait(), Ok(None)) {
+        return;
+    }
+    let pid = postmaster.id();
+    signal(&[pid], "STOP");
+    let children = children_of(pid);
+    signal(&children, "KILL");
+    signal(&[pid], "KILL");
+    let _ = postmaster.wait();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while children.iter().any(|&c| is_alive(c)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// The processes whose parent is `parent`, from `/proc/*/stat`.
+fn children_of(parent: u32) -> Vec<u32> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<u32>().ok())
+        .filter(|&pid| stat_fields(pid).is_some_and(|(_, ppid)| ppid == parent))
+        .collect()
+}
+
+/// Whether a process exists and is not a zombie (a zombie holds no resources).
+fn is_alive(pid: u32) -> bool {
+    stat_fields(pid).is_some_and(|(state, _)| state != 'Z' && state != 'X')
+}
+
+/// State and parent pid of a process.
+fn stat_fields(pid: u32) -> Option<(char, u32)> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may hold spaces: fields start after the last ')'.
+    let mut fields = stat.get(stat.rfind(')')? + 1..)?.split_whitespace();
+    let state = fields.next()?.chars().next()?;
+    let ppid = fields.next()?.parse().ok()?;
+    Some((state, ppid))
 }
 
 /// Waits until a TCP connection to the port succeeds and the server answers a startup.

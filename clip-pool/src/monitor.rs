@@ -1,14 +1,17 @@
-//! Background maintenance of a pool, once per `maintenance_interval`: keeps the floor open
-//! (re-warming after an outage), grows gently to the steady target, closes the surplus once
-//! demand has stayed below it for `idle_timeout`, and refreshes health, recent waits and
-//! the gauges.
+//! Background maintenance of a pool, once per `maintenance_interval`: closes idle
+//! connections the server has dropped, keeps the floor open (re-warming after an outage),
+//! grows gently to the steady target, closes the surplus once demand has stayed below it
+//! for `idle_timeout`, and refreshes health, recent waits and the gauges.
 
 use std::collections::VecDeque;
-use std::sync::Weak;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
+use tokio::sync::OwnedSemaphorePermit;
+
 use crate::Manager;
+use crate::managed::Managed;
 use crate::pool::Inner;
 use crate::stats::{EXHAUSTED_UTILIZATION, PoolHealth, PoolStats, snapshot, verdict};
 
@@ -21,6 +24,8 @@ struct History {
     demand: VecDeque<(Instant, u32)>,
     /// (when, acquisitions, summed wait in µs), over the last `RECENT_WAIT_WINDOW`.
     waits: VecDeque<(Instant, u64, u64)>,
+    /// Connections being opened for the floor or the target, off this task.
+    opening: Option<tokio::task::JoinHandle<()>>,
 }
 
 pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
@@ -40,11 +45,16 @@ pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
     });
 }
 
-async fn maintain<M: Manager>(inner: &Inner<M>, history: &mut History) {
+async fn maintain<M: Manager>(inner: &Arc<Inner<M>>, history: &mut History) {
     let c = &*inner.counters;
     let cfg = &inner.config;
     let now = Instant::now();
 
+    // Only while nobody uses the pool: callers evict dead connections themselves, and a
+    // caller that found the idle list empty during the sweep would make bb8 open another.
+    if c.in_use.load(Relaxed) == 0 && c.waiting.load(Relaxed) == 0 {
+        evict_broken_idle(inner).await;
+    }
     let in_use = c.in_use.load(Relaxed);
     let peak = c.peak_in_use.swap(in_use, Relaxed).max(in_use);
     history.demand.push_back((now, peak));
@@ -93,24 +103,24 @@ async fn maintain<M: Manager>(inner: &Inner<M>, history: &mut History) {
     stats.health = health;
     inner.metrics.publish(&stats);
 
-    resize(inner, &stats, demand).await;
+    resize(inner, &stats, demand, history).await;
 }
 
 /// Opens what the floor or the gentle growth asks for; closes surplus idle connections.
-async fn resize<M: Manager>(inner: &Inner<M>, stats: &PoolStats, demand: u32) {
+async fn resize<M: Manager>(
+    inner: &Arc<Inner<M>>,
+    stats: &PoolStats,
+    demand: u32,
+    history: &mut History,
+) {
     let cfg = &inner.config;
     let open = stats.connections + stats.connecting;
     if open < cfg.min_connections {
-        let missing = cfg.min_connections - open;
-        for _ in 0..missing {
-            if inner.open_one().await.is_err() {
-                break; // the database is down: one failed probe per tick is enough
-            }
-        }
+        spawn_opening(inner, cfg.min_connections - open, history);
         return;
     }
     if open < cfg.pool_size {
-        let _ = inner.open_one().await;
+        spawn_opening(inner, 1, history);
         return;
     }
     let target = cfg.pool_size.max(demand).min(cfg.max_connections);
@@ -118,13 +128,67 @@ async fn resize<M: Manager>(inner: &Inner<M>, stats: &PoolStats, demand: u32) {
     let mut idle = stats.idle;
     while surplus > 0 && idle > 0 && stats.waiting == 0 {
         // bb8 lends the longest-idle connection first (FIFO); marking it dirty closes it.
-        match tokio::time::timeout(Duration::from_millis(1), inner.bb8.get()).await {
-            Ok(Ok(mut conn)) => conn.dirty = true,
-            _ => break,
-        }
+        let Some(mut taken) = take_idle(inner).await else {
+            break;
+        };
+        taken.conn.dirty = true;
         surplus -= 1;
         idle -= 1;
     }
+}
+
+/// Hands each idle connection through bb8 once: giving it back closes it if the manager
+/// reports it broken (server restarted, failover, idle kill). Without traffic, nothing
+/// else would: dead connections would count as open and the health never read down.
+async fn evict_broken_idle<M: Manager>(inner: &Inner<M>) {
+    for _ in 0..inner.bb8.state().idle_connections {
+        if take_idle(inner).await.is_none() {
+            return;
+        }
+    }
+}
+
+/// An idle connection taken by the maintenance task, with the permit a caller would hold.
+struct Taken<'a, M: Manager> {
+    /// Declared first so it goes back to bb8 before the permit frees a caller to look.
+    conn: bb8::PooledConnection<'a, Managed<M>>,
+    _permit: OwnedSemaphorePermit,
+}
+
+/// An idle connection for the maintenance task, taken like a caller would (with a permit,
+/// so callers in line keep their turn), or `None` rather than wait or open a new one.
+async fn take_idle<M: Manager>(inner: &Inner<M>) -> Option<Taken<'_, M>> {
+    let permit = inner.permits.clone().try_acquire_owned().ok()?;
+    // bb8 opens a connection for a `get` that finds none idle: look first.
+    if inner.bb8.state().idle_connections == 0 {
+        return None;
+    }
+    let conn = tokio::time::timeout(Duration::from_millis(1), inner.bb8.get())
+        .await
+        .ok()?
+        .ok()?;
+    Some(Taken {
+        conn,
+        _permit: permit,
+    })
+}
+
+/// Opens `count` connections in a task of their own, one batch at a time: an attempt can
+/// last the whole connect timeout (a host that drops packets), and health, gauges and leak
+/// warnings must keep their period meanwhile.
+fn spawn_opening<M: Manager>(inner: &Arc<Inner<M>>, count: u32, history: &mut History) {
+    if history.opening.as_ref().is_some_and(|h| !h.is_finished()) {
+        return;
+    }
+    let pool = Arc::downgrade(inner);
+    history.opening = Some(tokio::spawn(async move {
+        for _ in 0..count {
+            let Some(inner) = pool.upgrade() else { return };
+            if inner.open_one().await.is_err() {
+                break; // the database is down: one failed probe per tick is enough
+            }
+        }
+    }));
 }
 
 /// The health verdict and its reason for a snapshot of this pool.

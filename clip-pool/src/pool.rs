@@ -162,7 +162,7 @@ where
 
     /// Opens `min_connections` concurrently; fails only when none could be opened.
     async fn warm_up(&self) -> Result<(), BuildError> {
-        let want = self.inner.config.min_connections.max(1);
+        let want = self.inner.config.min_connections;
         let mut first_error = None;
         let mut opened = 0;
         let attempts = (0..want).map(|_| self.inner.open_one());

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::Manager;
-use crate::{Pool, PoolError, PoolStats};
+use crate::{Pool, PoolError, PoolHealth, PoolStats};
 
 /// A primary pool and its read-replica pools.
 pub struct ReplicatedPool<M: Manager> {
@@ -56,9 +56,9 @@ where
 
     /// Runs a read on the next replica that can lend a connection, else on the primary.
     ///
-    /// A replica whose database is known to be down is skipped at once (no wait); one that
-    /// cannot lend a connection within its own acquire timeout is skipped too, so give
-    /// replica pools a short `acquire_timeout`. `f` runs once, on the first connection
+    /// A replica whose health reads down or exhausted (as of its last maintenance tick) is
+    /// skipped at once (no wait); one that cannot lend a connection within its own acquire
+    /// timeout is skipped too, so give replica pools a short `acquire_timeout`. `f` runs once, on the first connection
     /// obtained; its own error is not retried elsewhere.
     pub async fn read<T, E, F>(&self, f: F) -> Result<T, PoolError<E>>
     where
@@ -72,6 +72,13 @@ where
         };
         for i in 0..n {
             let replica = &self.replicas[(start + i) % n];
+            // The last maintenance verdict: an exhausted replica would make this read wait
+            // its whole acquire timeout before falling back; a down one is skipped at once.
+            let health = PoolHealth::from_u8(replica.inner.counters.health.load(Relaxed));
+            if !health.is_serving() {
+                tracing::debug!(replica = %replica.config().name, ?health, "replica skipped");
+                continue;
+            }
             match replica.acquire().await {
                 Ok(mut lent) => return replica.run(&mut lent, f).await.map_err(PoolError::Query),
                 Err(e) => {

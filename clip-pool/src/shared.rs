@@ -6,6 +6,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 
 use crate::pool::Lent;
+use crate::stats::Counters;
 use crate::{Manager, Pool, PoolError};
 
 /// A connection lent to the shared lane, used by `in_flight` calls at once.
@@ -40,13 +41,16 @@ impl<M: Manager> Default for SharedLane<M> {
 struct Claim<'a, M: Manager> {
     lane: &'a SharedLane<M>,
     lease: Arc<SharedLease<M>>,
+    counters: &'a Counters,
     completed: bool,
 }
 
 impl<M: Manager> Drop for Claim<'_, M> {
     fn drop(&mut self) {
+        // Here rather than after the closure, so a call dropped mid-way counts too.
         if !self.completed {
             self.lease.poisoned.store(true, Relaxed);
+            self.counters.shared_errors.fetch_add(1, Relaxed);
         }
         if self.lease.in_flight.fetch_sub(1, Relaxed) == 1
             && let Ok(mut leases) = self.lane.leases.lock()
@@ -100,18 +104,16 @@ where
                 lease
             }
         };
+        let counters = &*self.inner.counters;
+        counters.shared_calls.fetch_add(1, Relaxed);
         let mut claim = Claim {
             lane,
             lease,
+            counters,
             completed: false,
         };
-        let counters = &self.inner.counters;
-        counters.shared_calls.fetch_add(1, Relaxed);
         let result = f(&claim.lease.lent.conn().conn).await;
         claim.completed = result.is_ok();
-        if result.is_err() {
-            counters.shared_errors.fetch_add(1, Relaxed);
-        }
         result.map_err(PoolError::Query)
     }
 

@@ -113,6 +113,7 @@ impl Counters {
 
     /// Reports, once each, the closures holding a connection for longer than `threshold`.
     pub fn warn_leaks(&self, pool: &str, threshold: Duration) -> u64 {
+        // A lease may start after `now` is read: every difference below saturates.
         let now = self.now_ms();
         let threshold_ms = threshold.as_millis() as u64;
         let Ok(leases) = self.leases.lock() else {
@@ -130,7 +131,7 @@ impl Counters {
             found += 1;
             tracing::warn!(
                 pool,
-                held_for = ?Duration::from_millis(now - since),
+                held_for = ?Duration::from_millis(now.saturating_sub(since)),
                 threshold = ?threshold,
                 "connection held past the leak threshold: a closure is slow, stuck, or never gives it back"
             );
@@ -361,5 +362,21 @@ pub(crate) fn verdict(
         )
     } else {
         (PoolHealth::Degraded, reasons.join(", "))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_started_after_the_scan_began_does_not_underflow() {
+        let c = Counters::new();
+        let lease = Arc::new(Lease::default());
+        c.register_lease(&lease);
+        // Lent just after `warn_leaks` read the clock; a zero threshold (a hand-built
+        // config) made `now - since` underflow and panic.
+        lease.since_ms.store(c.now_ms() + 1_000, Relaxed);
+        assert_eq!(c.warn_leaks("t", Duration::ZERO), 1);
     }
 }

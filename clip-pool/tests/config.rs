@@ -59,11 +59,25 @@ fn validation_names_the_variable_to_fix() {
             "DB_POOL_SIZE",
         ),
         (&[("DB_ACQUIRE_TIMEOUT", "0")], "DB_ACQUIRE_TIMEOUT"),
+        (&[("VITE_DB_MIN_CONNECTIONS", "0")], "DB_MIN_CONNECTIONS"),
         (&[("VITE_DB_IDLE_TIMEOUT", "soon")], "DB_IDLE_TIMEOUT"),
         (&[("DB_MAX_CONNECTIONS", "-3")], "DB_MAX_CONNECTIONS"),
         (
             &[("DB_MAX_CONNECTIONS", "99999999999")],
             "DB_MAX_CONNECTIONS",
+        ),
+        // Parses as u64, but would overflow `Instant::now() + timeout` in the first call.
+        (
+            &[("DB_ACQUIRE_TIMEOUT", "18446744073709551615")],
+            "DB_ACQUIRE_TIMEOUT",
+        ),
+        (
+            &[("DB_MAINTENANCE_INTERVAL", "18446744073709551615")],
+            "DB_MAINTENANCE_INTERVAL",
+        ),
+        (
+            &[("VITE_DB_MAX_LIFETIME", "18446744073709551615")],
+            "DB_MAX_LIFETIME",
         ),
     ];
     for (vars, variable) in cases {

@@ -4,13 +4,15 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::time::Duration;
 
-use clip_pool::{BuildError, Pool, PoolConfig, PoolError, PoolHealth};
+use clip_pool::{BuildError, Pool, PoolConfig, PoolError, PoolHealth, ReplicatedPool};
 
 /// Connections are numbers; the "server" can be switched off.
 #[derive(Default)]
 struct Numbers {
     next: AtomicU32,
     down: Arc<AtomicBool>,
+    /// Connection attempts never answer (a host that drops packets).
+    hang: Arc<AtomicBool>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +23,9 @@ impl bb8::ManageConnection for Numbers {
     type Connection = u32;
     type Error = Down;
     async fn connect(&self) -> Result<u32, Down> {
+        if self.hang.load(Ordering::SeqCst) {
+            std::future::pending::<()>().await;
+        }
         if self.down.load(Ordering::SeqCst) {
             return Err(Down);
         }
@@ -76,6 +81,85 @@ async fn a_dead_server_fails_fast_and_the_pool_recovers() {
 }
 
 #[tokio::test]
+async fn an_idle_pool_reads_down_when_its_connections_die() {
+    let manager = Numbers::default();
+    let down = manager.down.clone();
+    let pool = Pool::new(manager, cfg()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(pool.stats().connections, 3);
+    // No traffic: the dead connections are found by the maintenance task alone.
+    down.store(true, Ordering::SeqCst);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let s = pool.stats();
+    assert_eq!((s.connections, s.connections_closed), (0, 3), "{s:?}");
+    assert_eq!(pool.health().0, PoolHealth::Down, "{:?}", pool.health());
+}
+
+#[tokio::test]
+async fn reads_skip_an_exhausted_replica_without_waiting_for_it() {
+    let primary = Pool::new(Numbers::default(), cfg()).await.unwrap();
+    let replica_cfg = PoolConfig {
+        name: "replica-0".into(),
+        min_connections: 1,
+        pool_size: 1,
+        max_connections: 1,
+        acquire_timeout: Duration::from_secs(1),
+        exhausted_after: Duration::from_millis(50),
+        ..cfg()
+    };
+    let replica = Pool::new(Numbers::default(), replica_cfg).await.unwrap();
+    let db = ReplicatedPool::new(primary.clone(), vec![replica.clone()]);
+    // A slow report holds the replica's only connection.
+    let holder = tokio::spawn(async move {
+        replica
+            .execute(async |_| {
+                tokio::time::sleep(Duration::from_millis(1500)).await;
+                Ok::<_, Down>(())
+            })
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let started = std::time::Instant::now();
+    db.read(async |_| Ok::<_, Down>(())).await.unwrap();
+    assert!(
+        started.elapsed() < Duration::from_millis(300),
+        "the read waited {:?} for an exhausted replica",
+        started.elapsed()
+    );
+    assert_eq!(primary.stats().acquisitions, 1);
+    holder.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn a_shared_call_dropped_mid_way_counts_as_a_shared_error() {
+    let pool = Pool::new(Numbers::default(), cfg()).await.unwrap();
+    let cut = tokio::time::timeout(
+        Duration::from_millis(50),
+        pool.execute_shared(async |_| {
+            tokio::time::sleep(Duration::from_secs(5)).await;
+            Ok::<_, Down>(())
+        }),
+    )
+    .await;
+    assert!(cut.is_err());
+    pool.execute_shared(async |_| Err::<(), _>(Down))
+        .await
+        .unwrap_err();
+    let s = pool.stats();
+    assert_eq!(
+        (s.shared_calls, s.shared_errors, s.in_use),
+        (2, 2, 0),
+        "{s:?}"
+    );
+    // Both retired their connection.
+    assert_eq!(s.query_errors, 2, "{s:?}");
+    assert_eq!(
+        s.acquisitions,
+        s.completed + s.query_errors + s.cancelled_running
+    );
+}
+
+#[tokio::test]
 async fn building_against_a_dead_server_returns_its_error() {
     let manager = Numbers::default();
     manager.down.store(true, Ordering::SeqCst);
@@ -87,6 +171,48 @@ async fn building_against_a_dead_server_returns_its_error() {
     };
     let err = Pool::new(Numbers::default(), bad).await.unwrap_err();
     assert!(err.to_string().contains("DB_POOL_SIZE"), "{err}");
+}
+
+#[tokio::test]
+async fn an_acquire_timeout_too_large_for_a_deadline_is_refused_not_a_panic() {
+    // `execute` computes `Instant::now() + acquire_timeout`: with u64::MAX milliseconds that
+    // addition panics, so the pool must refuse the value when it is built.
+    let huge = PoolConfig {
+        acquire_timeout: Duration::from_millis(u64::MAX),
+        ..cfg()
+    };
+    let err = Pool::new(Numbers::default(), huge).await.unwrap_err();
+    assert!(err.to_string().contains("DB_ACQUIRE_TIMEOUT"), "{err}");
+    let huge = PoolConfig {
+        max_lifetime: Some(Duration::MAX),
+        ..cfg()
+    };
+    let err = Pool::new(Numbers::default(), huge).await.unwrap_err();
+    assert!(err.to_string().contains("DB_MAX_LIFETIME"), "{err}");
+}
+
+#[tokio::test]
+async fn maintenance_keeps_its_period_while_a_connection_attempt_hangs() {
+    let manager = Numbers::default();
+    let hang = manager.hang.clone();
+    let cfg = PoolConfig {
+        min_connections: 1,
+        acquire_timeout: Duration::from_secs(3),
+        leak_threshold: Some(Duration::from_millis(100)),
+        ..cfg()
+    };
+    let pool = Pool::new(manager, cfg).await.unwrap();
+    // The pool now wants to grow to its target, and that attempt hangs for the connect
+    // timeout (3 s); leak warnings, health and gauges must not wait for it.
+    hang.store(true, Ordering::SeqCst);
+    pool.execute(async |_| {
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        Ok::<_, Down>(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(pool.stats().leak_warnings, 1, "{:?}", pool.stats());
+    assert_eq!(pool.stats().connecting, 1);
 }
 
 #[tokio::test]

@@ -100,15 +100,21 @@ impl ParamTypes {
     }
 }
 
-/// Prepared statements of one connection, oldest evicted first.
-struct StatementCache {
-    map: HashMap<String, Statement>,
+/// Prepared statements of one connection, oldest evicted first (generic for its tests).
+struct StatementCache<S = Statement> {
+    map: HashMap<String, S>,
     order: VecDeque<String>,
     capacity: usize,
 }
 
-impl StatementCache {
-    fn insert(&mut self, sql: &str, statement: Statement) {
+impl<S> StatementCache<S> {
+    fn insert(&mut self, sql: &str, statement: S) {
+        // Shared calls that missed together prepare the same text twice: keep the first, so
+        // `order` never holds a key twice (an eviction would then drop a live statement and
+        // let the map outgrow its capacity).
+        if self.map.contains_key(sql) {
+            return;
+        }
         if self.map.len() >= self.capacity
             && let Some(oldest) = self.order.pop_front()
         {
@@ -307,18 +313,47 @@ impl PgConnection {
     }
 
     /// Adds the pooler hint to the errors a transaction-mode pooler causes, and forgets
-    /// the statement so the next call prepares it again.
+    /// the statement so the next call prepares it again. A schema change also breaks a
+    /// cached statement ("cached plan must not change result type", after `ALTER TABLE`
+    /// under a `SELECT *`): forgotten too, or it would fail on this connection until evicted.
     fn explain(&self, sql: &str, source: tokio_postgres::Error) -> PgError {
         let pooler_symptom = matches!(
             source.code(),
             Some(c) if *c == SqlState::INVALID_SQL_STATEMENT_NAME || *c == SqlState::DUPLICATE_PSTATEMENT
         );
-        if pooler_symptom && let Ok(mut cache) = self.cache.lock() {
+        let stale_plan = source.code() == Some(&SqlState::FEATURE_NOT_SUPPORTED);
+        if (pooler_symptom || stale_plan)
+            && let Ok(mut cache) = self.cache.lock()
+        {
             cache.remove(sql);
         }
         PgError {
             source,
             hint: pooler_symptom.then_some(POOLER_HINT),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_text_prepared_twice_is_cached_once_and_capacity_holds() {
+        let mut cache = StatementCache {
+            map: HashMap::new(),
+            order: VecDeque::new(),
+            capacity: 2,
+        };
+        // Two shared calls missed on "a" together and both prepared it.
+        cache.insert("a", 1);
+        cache.insert("a", 2);
+        assert_eq!(cache.map.get("a"), Some(&1));
+        assert_eq!(cache.order.len(), 1);
+        cache.insert("b", 3);
+        cache.insert("c", 4);
+        cache.insert("d", 5);
+        assert_eq!(cache.map.len(), 2, "{:?}", cache.map);
+        assert_eq!(cache.order, ["c", "d"]);
     }
 }

@@ -316,16 +316,27 @@ fn url_error(key: &str, value: &str, reason: &str) -> ConfigError {
 
 /// The URL without its password, for error messages and logs.
 pub fn redact(url: &str) -> String {
-    if let Ok(mut parsed) = url::Url::parse(url)
-        && parsed.password().is_some()
-    {
-        let _ = parsed.set_password(Some("***"));
-        return parsed.to_string();
-    }
-    if url.contains("password") {
+    // By hand rather than with `url::Url`: it refuses multi-host URLs
+    // (`postgres://u:p@h1:5432,h2:5432/db`), which must not come back unredacted.
+    let redacted = match url.split_once("://") {
+        Some((scheme, rest)) => {
+            let end = rest.find(['/', '?']).unwrap_or(rest.len());
+            let (authority, tail) = rest.split_at(end);
+            match authority.rsplit_once('@') {
+                Some((userinfo, hosts)) if userinfo.contains(':') => {
+                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
+                    format!("{scheme}://{user}:***@{hosts}{tail}")
+                }
+                _ => url.to_owned(),
+            }
+        }
+        None => url.to_owned(),
+    };
+    // A password given as a parameter (`?password=`, `password=` in key=value form).
+    if redacted.contains("password") {
         return "<connection string with password>".to_owned();
     }
-    url.to_owned()
+    redacted
 }
 
 #[cfg(test)]
@@ -385,6 +396,15 @@ mod tests {
         assert!(e.to_string().contains("sslmode"), "{e}");
         let e = PgOptions::parse("postgres://u:secret@h/db?nonsense=1").unwrap_err();
         assert!(!e.to_string().contains("secret"), "{e}");
+        // Multi-host URLs, which the `url` crate cannot parse, are redacted too.
+        let e = PgOptions::parse("postgres://u:secret@h1:5432,h2:5433/db?nonsense=1").unwrap_err();
+        assert!(!e.to_string().contains("secret"), "{e}");
+        assert_eq!(
+            redact("postgres://u:secret@h1:5432,h2:5433/db?x=1"),
+            "postgres://u:***@h1:5432,h2:5433/db?x=1"
+        );
+        assert_eq!(redact("postgresql://u@h/db"), "postgresql://u@h/db");
+        assert!(!redact("postgres://h/db?password=secret").contains("secret"));
         let e = PgOptions::parse("host=h password='unterminated").unwrap_err();
         assert!(e.to_string().contains("quote"), "{e}");
         assert!(PgOptions::parse("postgres://u:p@h/db?statement_cache_size=many").is_err());

@@ -90,6 +90,37 @@ async fn statements_are_prepared_once_per_connection() {
 }
 
 #[tokio::test]
+async fn a_statement_cached_before_a_schema_change_is_prepared_again() {
+    let pg = LocalPostgres::start().await.unwrap();
+    let cfg = PoolConfig {
+        max_connections: 1,
+        pool_size: 1,
+        min_connections: 1,
+        ..config(1)
+    };
+    let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    let columns = async |c: &mut postgres::PgConnection| {
+        c.query_one("SELECT * FROM m", &[]).await.map(|r| r.len())
+    };
+    pool.execute(async |c| {
+        c.batch_execute("CREATE TABLE m (a int); INSERT INTO m VALUES (1)")
+            .await
+    })
+    .await
+    .unwrap();
+    assert_eq!(pool.execute(columns).await.unwrap(), 1);
+    pool.execute(async |c| c.batch_execute("ALTER TABLE m ADD COLUMN b int").await)
+        .await
+        .unwrap();
+    // The server refuses the stale statement once; the cache must not keep serving it.
+    let first = pool.execute(columns).await;
+    if let Err(e) = &first {
+        assert!(e.to_string().contains("cached plan"), "{e}");
+    }
+    assert_eq!(pool.execute(columns).await.unwrap(), 2);
+}
+
+#[tokio::test]
 async fn exhaustion_times_out_with_the_waiting_count_visible() {
     let pg = LocalPostgres::start().await.unwrap();
     let cfg = PoolConfig {
@@ -205,6 +236,14 @@ async fn holding_a_connection_past_the_leak_threshold_is_reported() {
         leak_threshold: Some(Duration::from_millis(100)),
         ..config(2)
     };
+    // The warning is what an operator sees: capture it (this test's runtime runs the
+    // maintenance task on this thread, where the subscriber is the default).
+    let logs = Logs::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
     let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
     // Checked once per maintenance tick (100 ms in these tests).
     pool.execute(async |c| c.execute("SELECT pg_sleep(0.6)", &[]).await)
@@ -214,6 +253,48 @@ async fn holding_a_connection_past_the_leak_threshold_is_reported() {
         .await
         .unwrap();
     assert_eq!(pool.stats().leak_warnings, 1);
+    let text = logs.text();
+    let warning = text
+        .lines()
+        .find(|l| l.contains("leak threshold"))
+        .unwrap_or_else(|| panic!("no leak warning logged:\n{text}"));
+    assert!(warning.contains("WARN"), "{warning}");
+    assert!(
+        warning.contains("held_for="),
+        "how long it was held: {warning}"
+    );
+    assert!(warning.contains("pool=\"primary\""), "{warning}");
+    assert!(
+        text.contains("given back after a leak warning"),
+        "the end of the story is logged too:\n{text}"
+    );
+}
+
+/// Log lines written by a `tracing_subscriber::fmt` subscriber.
+#[derive(Clone, Default)]
+struct Logs(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl Logs {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+impl std::io::Write for Logs {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Logs {
+    type Writer = Logs;
+    fn make_writer(&'a self) -> Logs {
+        self.clone()
+    }
 }
 
 #[tokio::test]
@@ -262,6 +343,12 @@ async fn shared_calls_pipeline_on_few_connections_and_give_them_back() {
         ..config(4)
     };
     let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    // Once the pool stands at its target, the shared lane finds its connections idle; while
+    // it grows, a call could race the maintenance task's opening and see a third one.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while pool.stats().connections < 2 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let barrier = Arc::new(tokio::sync::Barrier::new(32));
     let mut tasks = Vec::new();
     for i in 0..32i32 {

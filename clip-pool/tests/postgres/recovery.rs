@@ -91,3 +91,60 @@ async fn the_pool_survives_a_crash_and_recovers_by_itself() {
     );
     assert!(pool.health().0.is_serving(), "{:?}", pool.health());
 }
+
+/// Whether a process exists and is not a zombie.
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat"))
+        .ok()
+        .and_then(|s| {
+            let state = s.get(s.rfind(')')? + 2..)?.chars().next()?;
+            Some(state != 'Z' && state != 'X')
+        })
+        .unwrap_or(false)
+}
+
+fn postmaster_pid(pg: &LocalPostgres) -> u32 {
+    let text = std::fs::read_to_string(pg.dir().join("data/postmaster.pid")).unwrap();
+    text.lines().next().unwrap().trim().parse().unwrap()
+}
+
+/// Backends call setsid(): a kill of the postmaster's process group alone would leave a
+/// busy backend running (and a restart refused while it holds the shared memory).
+#[tokio::test]
+async fn kill9_takes_busy_backends_down_with_the_postmaster() {
+    let mut pg = LocalPostgres::start().await.unwrap();
+    let (client, conn) = tokio_postgres::connect(&pg.url(), tokio_postgres::NoTls)
+        .await
+        .unwrap();
+    tokio::spawn(conn);
+    let backend: i32 = client
+        .query_one("SELECT pg_backend_pid()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let backend = backend as u32;
+    // CPU-bound: it does not watch for the postmaster's death, only a signal stops it.
+    let busy = tokio::spawn(async move {
+        client
+            .simple_query("SELECT count(*) FROM generate_series(1, 10000000000)")
+            .await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert!(alive(backend));
+    let postmaster = postmaster_pid(&pg);
+    pg.kill9();
+    let deadline = Instant::now() + Duration::from_secs(1);
+    while alive(backend) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(!alive(backend), "backend {backend} survived kill9");
+    assert!(!alive(postmaster));
+    assert!(busy.await.unwrap().is_err());
+
+    // Restarting a running server replaces it instead of leaking the old postmaster.
+    pg.restart().await.unwrap();
+    let first = postmaster_pid(&pg);
+    pg.restart().await.unwrap();
+    assert!(!alive(first), "the old postmaster {first} was left running");
+    assert_ne!(postmaster_pid(&pg), first);
+}
