@@ -448,7 +448,7 @@ impl Inner {
         if let Some(dir) = &self.config.local_dir {
             let started = Instant::now();
             match local_file(dir, &key.path) {
-                Some(file) => match tokio::fs::read(&file).await {
+                Some(file) => match read_limited(&file, self.config.max_asset_bytes).await {
                     Ok(bytes) => {
                         self.counters
                             .served(Source::Local, fell_back, started.elapsed());
@@ -520,6 +520,24 @@ impl Inner {
             }
         }
     }
+}
+
+/// Reads `file` whole unless it is larger than `limit` bytes (checked while reading, so
+/// a file that grows meanwhile is caught too).
+async fn read_limited(file: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+    use tokio::io::AsyncReadExt;
+    let mut bytes = Vec::new();
+    tokio::fs::File::open(file)
+        .await?
+        .take(limit.saturating_add(1))
+        .read_to_end(&mut bytes)
+        .await?;
+    if bytes.len() as u64 > limit {
+        return Err(std::io::Error::other(format!(
+            "larger than CDN_MAX_ASSET_BYTES={limit}"
+        )));
+    }
+    Ok(bytes)
 }
 
 /// `dir` joined with `path`, refusing anything but plain names (no `..`, no absolute parts).

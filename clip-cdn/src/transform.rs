@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::config::CdnConfig;
+use crate::config::{CdnConfig, MAX_IMAGE_SIDE};
 use crate::error::{Error, Result};
 use crate::image::{Fit, Format, ImageOptions};
 use crate::sign;
@@ -100,10 +100,14 @@ pub fn parse_query(query: &str) -> Result<TransformRequest> {
         let t = &mut r.transform;
         match k {
             "w" => {
-                t.width = Some(number(16_384).ok_or_else(|| not_allowed(format!("width {v:?}")))?)
+                t.width = Some(
+                    number(MAX_IMAGE_SIDE).ok_or_else(|| not_allowed(format!("width {v:?}")))?,
+                )
             }
             "h" => {
-                t.height = Some(number(16_384).ok_or_else(|| not_allowed(format!("height {v:?}")))?)
+                t.height = Some(
+                    number(MAX_IMAGE_SIDE).ok_or_else(|| not_allowed(format!("height {v:?}")))?,
+                )
             }
             "q" => {
                 t.quality =
