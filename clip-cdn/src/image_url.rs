@@ -5,6 +5,7 @@
 use std::fmt::Write;
 
 use crate::Cdn;
+use crate::config::MAX_IMAGE_SIDE;
 use crate::image::{Fit, Format};
 use crate::manifest::normalize;
 use crate::sign;
@@ -149,7 +150,7 @@ impl<'a> ImageUrl<'a> {
         let mut picked: Vec<u32> = allowed
             .iter()
             .copied()
-            .filter(|&a| a * 2 >= w && a <= w * 2)
+            .filter(|&a| a.saturating_mul(2) >= w && a <= w.saturating_mul(2))
             .collect();
         // Sharp on 2x screens: the smallest allowed width covering twice the display width.
         let two_x = snap(&allowed, w.saturating_mul(2));
@@ -173,7 +174,8 @@ impl<'a> ImageUrl<'a> {
                 // Unsigned fit-inside renditions are sized by width alone (heights must be allowed sizes).
                 (_, Some(_)) if unsigned && t.fit == Fit::Inside => None,
                 (Some(w), Some(h)) => Some(
-                    ((u64::from(h) * u64::from(a) + u64::from(w) / 2) / u64::from(w)).max(1) as u32,
+                    ((u64::from(h) * u64::from(a) + u64::from(w) / 2) / u64::from(w))
+                        .clamp(1, u64::from(MAX_IMAGE_SIDE)) as u32,
                 ),
                 (None, h) => h,
                 (Some(_), None) => None,

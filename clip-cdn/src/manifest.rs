@@ -34,13 +34,11 @@ pub struct Manifest {
 }
 
 /// `images/a.jpg`, `/images/a.jpg` and `/images/a.jpg?x` name the same asset.
+/// Leading slashes (and backslashes, which browsers read as slashes) collapse into one:
+/// a root-relative `//evil.example/x.js` would otherwise load from another host.
 pub(crate) fn normalize(path: &str) -> String {
     let path = path.split(['?', '#']).next().unwrap_or_default();
-    if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("/{path}")
-    }
+    format!("/{}", path.trim_start_matches(['/', '\\']))
 }
 
 impl Manifest {
@@ -196,5 +194,7 @@ mod tests {
             .with("/new.js", "9", false);
         assert_eq!(m.changed_in(&newer), ["/app.css"]);
         assert!(Manifest::from_json("[1]").is_err());
+        assert_eq!(normalize("//evil.example/x.js"), "/evil.example/x.js");
+        assert_eq!(normalize("/\\evil.example/x.js"), "/evil.example/x.js");
     }
 }

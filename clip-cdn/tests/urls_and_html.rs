@@ -293,3 +293,53 @@ async fn without_optimization_images_link_the_original() {
     );
     assert!(!img.contains_key("srcset"));
 }
+
+/// Paths and sizes come from callers (often from a request): none may panic, point a
+/// page at another host, or add an attribute to the HTML.
+#[tokio::test]
+async fn hostile_paths_and_sizes_stay_inert() {
+    let relative = cdn_with(CdnConfig {
+        base_url: None,
+        origin_url: None,
+        ..config()
+    })
+    .await;
+    for path in [
+        "//evil.example/x.js",
+        "/\\evil.example/x.js",
+        "///evil.example/x.js",
+    ] {
+        let url = relative.url(path);
+        assert_eq!(url, "/evil.example/x.js", "{path}: stays on this host");
+        let img = relative.image(path).width(300).to_html();
+        let src = &element(&img, "img").unwrap()["src"];
+        assert!(src.starts_with("/evil.example/x.js?"), "{src}");
+    }
+
+    let cdn = cdn_with(config()).await;
+    // A width far beyond any allowed one: no overflow, srcset still within the allow-list.
+    let image = cdn
+        .image("/images/thumbnail.jpg")
+        .width(u32::MAX)
+        .height(u32::MAX);
+    let img = element(&image.to_html(), "img").unwrap();
+    let widths = srcset_widths(&img["srcset"]);
+    assert!(!widths.is_empty());
+    assert!(
+        widths
+            .iter()
+            .all(|w| cdn.config().allowed_widths.contains(w)),
+        "{widths:?}"
+    );
+
+    let path = "/a\"b' onload='alert(1)<x>.jpg";
+    let html = cdn.image(path).width(300).alt("\" onload=\"x").to_html();
+    let img = element(&html, "img").unwrap();
+    assert!(!img.contains_key("onload"), "no injected attribute: {html}");
+    assert!(
+        img["src"].contains("a\"b' onload='alert(1)<x>.jpg"),
+        "{}",
+        img["src"]
+    );
+    assert_eq!(img["alt"], "\" onload=\"x");
+}
