@@ -387,6 +387,13 @@ impl Cdn {
 
 impl Inner {
     async fn fetch_and_cache(self: Arc<Inner>, key: Key) -> Result<Asset> {
+        // Removes the in-flight entry however this task ends: finished, panicked, or
+        // cancelled by its runtime shutting down. Left behind, the entry would hand every
+        // later caller of this key the dead task's error forever.
+        let _in_flight = InFlightEntry {
+            inner: self.clone(),
+            key: key.clone(),
+        };
         let generation = self.generation.load(Relaxed);
         let result = self.fetch_uncached(&key).await;
         if let Ok(asset) = &result
@@ -396,10 +403,6 @@ impl Inner {
             // Keeps entry_count/weighted_size (stats) current; once per miss, off the hit path.
             self.cache.run_pending_tasks().await;
         }
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
         result
     }
 
@@ -519,6 +522,22 @@ impl Inner {
                 Err(failure.message)
             }
         }
+    }
+}
+
+/// The in-flight slot of one fetch task; dropping it frees the key for the next miss.
+struct InFlightEntry {
+    inner: Arc<Inner>,
+    key: Key,
+}
+
+impl Drop for InFlightEntry {
+    fn drop(&mut self) {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
     }
 }
 

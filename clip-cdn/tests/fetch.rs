@@ -427,3 +427,37 @@ async fn the_local_fallback_never_leaves_its_directory() {
     }
     std::fs::remove_dir_all(root).unwrap();
 }
+
+/// A fetch task cancelled by its runtime shutting down (a per-request or per-test
+/// runtime) must not leave its key stuck: the next caller, on another runtime, fetches
+/// anew instead of inheriting the dead task's error.
+#[test]
+fn a_fetch_cancelled_with_its_runtime_does_not_poison_the_key() {
+    let server = tokio::runtime::Runtime::new().unwrap();
+    let origin = server.block_on(Origin::start());
+    origin.behave(
+        "/slow.txt",
+        Behaviour {
+            delay: Duration::from_millis(400),
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(config(None, Some(origin.url()))).unwrap();
+
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let gave_up = first.block_on(async {
+        tokio::time::timeout(Duration::from_millis(50), cdn.fetch("/slow.txt")).await
+    });
+    assert!(gave_up.is_err(), "the fetch is still in flight");
+    drop(first); // cancels the fetch task
+
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let asset = second.block_on(cdn.fetch("/slow.txt")).unwrap();
+    assert_eq!(asset.bytes, content("/slow.txt").as_bytes());
+}
