@@ -591,3 +591,29 @@ async fn optimizer_runs_jobs_off_the_async_workers_within_its_bound() {
         Err(Error::EmptyInput)
     ));
 }
+
+/// Enlarging is allowed, but not into an allocation that takes the process down.
+#[test]
+fn enlarged_outputs_are_bounded_by_max_pixels() {
+    let jpeg = solid_jpeg(16, 16, |_, _| [9, 9, 9]);
+    let huge = ImageOptions {
+        width: Some(1_000_000),
+        height: Some(1_000_000),
+        fit: clip_cdn::image::Fit::Fill,
+        enlarge: true,
+        ..Default::default()
+    };
+    match optimize(&jpeg, &huge) {
+        Err(Error::InvalidOptions(message)) => assert!(message.contains("max_pixels"), "{message}"),
+        other => panic!("expected InvalidOptions, got {other:?}"),
+    }
+    let fine = ImageOptions {
+        width: Some(64),
+        enlarge: true,
+        format: Format::Png,
+        ..Default::default()
+    };
+    let out = optimize(&jpeg, &fine).unwrap();
+    assert_eq!((out.width, out.height), (64, 64));
+    assert_eq!(decode(&out.bytes).dimensions(), (64, 64));
+}
