@@ -21,6 +21,7 @@ use crate::manifest::{Manifest, normalize};
 use crate::retry;
 use crate::stats::{CdnStats, Counters, PreloadReport, Source};
 use crate::transform::{self, TransformRequest};
+use crate::url_path::encode_path;
 
 /// A fetched asset.
 #[derive(Debug, Clone, PartialEq)]
@@ -204,7 +205,7 @@ impl Cdn {
         let base = self.serving_base();
         let mut out = String::with_capacity(base.len() + path.len() + 16);
         out.push_str(base);
-        out.push_str(&path);
+        out.push_str(&encode_path(&path));
         if let Some(v) = manifest.version(&path) {
             out.push_str("?v=");
             out.push_str(v);
@@ -221,7 +222,8 @@ impl Cdn {
     /// it when it carries a valid signature or stays within the allow-lists.
     pub fn verify_transform(&self, path: &str, query: &str) -> Result<TransformRequest> {
         let request = transform::parse_query(query)?;
-        transform::check(&self.inner.config, &normalize(path), &request)?;
+        // Signatures cover the path as it is written in the URL (percent-encoded).
+        transform::check(&self.inner.config, &encode_path(&normalize(path)), &request)?;
         Ok(request)
     }
 

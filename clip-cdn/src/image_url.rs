@@ -10,6 +10,7 @@ use crate::image::{Fit, Format};
 use crate::manifest::normalize;
 use crate::sign;
 use crate::transform::{Transform, signed_message, snap};
+use crate::url_path::encode_path;
 
 /// Builder returned by [`Cdn::image`].
 #[derive(Debug, Clone)]
@@ -104,10 +105,11 @@ impl<'a> ImageUrl<'a> {
     fn url_on(&self, base: &str, t: &Transform) -> String {
         let config = self.cdn.config();
         let version = self.cdn.manifest().version(&self.path).map(str::to_owned);
-        let mut out = String::with_capacity(base.len() + self.path.len() + 96);
+        let path = encode_path(&self.path);
+        let mut out = String::with_capacity(base.len() + path.len() + 96);
         if !config.image_optimization {
             out.push_str(base);
-            out.push_str(&self.path);
+            out.push_str(&path);
             if let Some(v) = version {
                 let _ = write!(out, "?v={v}");
             }
@@ -116,7 +118,7 @@ impl<'a> ImageUrl<'a> {
         let t = self.allowed(t);
         out.push_str(base);
         let start = out.len();
-        signed_message(&self.path, &t, version.as_deref(), &mut out);
+        signed_message(&path, &t, version.as_deref(), &mut out);
         if let Some(key) = config.signing_keys.first() {
             let signature = sign::sign(key, &out[start..]);
             let _ = write!(out, "&s={signature}");

@@ -337,9 +337,40 @@ async fn hostile_paths_and_sizes_stay_inert() {
     let img = element(&html, "img").unwrap();
     assert!(!img.contains_key("onload"), "no injected attribute: {html}");
     assert!(
-        img["src"].contains("a\"b' onload='alert(1)<x>.jpg"),
+        img["src"].contains("/a%22b'%20onload='alert(1)%3Cx%3E.jpg?"),
         "{}",
         img["src"]
     );
     assert_eq!(img["alt"], "\" onload=\"x");
+}
+
+/// A file name with a space or a comma is common; its URLs must stay single srcset
+/// candidates and still verify at the origin, whichever form of the path it passes.
+#[tokio::test]
+async fn paths_with_spaces_and_commas_make_valid_srcsets() {
+    let cdn = cdn_with(CdnConfig {
+        signing_keys: vec![KEY.into()],
+        ..config()
+    })
+    .await;
+    let path = "/images/my photo, final.jpg";
+    assert_eq!(
+        cdn.url(path),
+        "https://cdn.example.com/images/my%20photo%2C%20final.jpg"
+    );
+    let img = element(&cdn.image(path).width(300).to_html(), "img").unwrap();
+    let candidates: Vec<&str> = img["srcset"].split(", ").collect();
+    assert_eq!(candidates.len(), srcset_widths(&img["srcset"]).len());
+    for candidate in candidates {
+        let (url, descriptor) = candidate.split_once(' ').expect("url and width");
+        assert!(
+            descriptor.ends_with('w') && !descriptor.contains(' '),
+            "{candidate}"
+        );
+        let (url_path, query) = split(url);
+        let url_path = url_path.trim_start_matches("https://cdn.example.com");
+        assert_eq!(url_path, "/images/my%20photo%2C%20final.jpg");
+        cdn.verify_transform(url_path, query).unwrap();
+        cdn.verify_transform(path, query).unwrap();
+    }
 }
