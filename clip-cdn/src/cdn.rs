@@ -223,7 +223,8 @@ impl Cdn {
     pub fn verify_transform(&self, path: &str, query: &str) -> Result<TransformRequest> {
         let request = transform::parse_query(query)?;
         // Signatures cover the path as it is written in the URL (percent-encoded).
-        transform::check(&self.inner.config, &encode_path(&normalize(path)), &request)?;
+        let path = encode_path(&normalize(path));
+        transform::check(&self.inner.config, &path, query, &request)?;
         Ok(request)
     }
 

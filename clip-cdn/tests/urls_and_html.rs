@@ -111,6 +111,24 @@ async fn signed_transform_urls_verify_at_the_origin_and_tampering_fails() {
         cdn.verify_transform("/images/other.jpg", query),
         Err(Error::BadSignature)
     ));
+    // Look-alikes of a signed URL would each miss the CDN cache: only the exact one passes.
+    let (params, signature) = query.rsplit_once("&s=").unwrap();
+    for variant in [
+        query.replace("w=300&h=200", "h=200&w=300"),
+        query.replace("w=300", "w=300&w=300"),
+        query.replace("pr=1", "pr=1&pr=1"),
+        format!("{params}&s={}", signature.to_uppercase()),
+        format!("{params}&s=+{}", &signature[1..]),
+        format!("{query}&"),
+    ] {
+        assert!(
+            matches!(
+                cdn.verify_transform("/images/thumbnail.jpg", &variant),
+                Err(Error::BadSignature)
+            ),
+            "{variant}"
+        );
+    }
 
     // Rotation: a URL signed with the old key still verifies while the old key is listed second.
     let rotated = Cdn::new(CdnConfig {
