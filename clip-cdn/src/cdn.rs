@@ -160,15 +160,17 @@ impl Cdn {
     /// Installs a manifest (e.g. after a deploy) and invalidates the cached assets whose
     /// hash changed or that it no longer lists; returns those paths.
     pub async fn set_manifest(&self, manifest: Manifest) -> Vec<String> {
+        let new = Arc::new(manifest);
         let old = {
             let mut slot = self
                 .inner
                 .manifest
                 .write()
                 .unwrap_or_else(|p| p.into_inner());
-            std::mem::replace(&mut *slot, Arc::new(manifest))
+            std::mem::replace(&mut *slot, new.clone())
         };
-        let changed = old.changed_in(&self.manifest());
+        // Compared with the manifest installed here, not whatever a concurrent call installed since.
+        let changed = old.changed_in(&new);
         for path in &changed {
             self.invalidate(path).await;
         }

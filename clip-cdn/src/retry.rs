@@ -1,6 +1,6 @@
 //! One source over HTTP with retries: exponential backoff with full jitter, `Retry-After`
-//! honoured (capped), an overall deadline; only timeouts, connection errors, 5xx and 429
-//! are retried.
+//! honoured (capped), an overall deadline; only timeouts (ours or a 408), connection
+//! errors, 5xx and 429 are retried.
 
 use std::time::{Duration, Instant};
 
@@ -93,7 +93,11 @@ async fn attempt(client: &reqwest::Client, url: &str, timeout: Duration, limit: 
         };
     }
     let message = format!("GET {url}: HTTP {status}");
-    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+    // 408 is the server timing out our request: as retryable as a timeout of ours.
+    if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+    {
         let after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)

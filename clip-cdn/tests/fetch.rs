@@ -461,3 +461,22 @@ fn a_fetch_cancelled_with_its_runtime_does_not_poison_the_key() {
     let asset = second.block_on(cdn.fetch("/slow.txt")).unwrap();
     assert_eq!(asset.bytes, content("/slow.txt").as_bytes());
 }
+
+/// A 408 is the server timing out our request: retried like a timeout, unlike a 404.
+#[tokio::test]
+async fn a_408_is_retried() {
+    let origin = Origin::start().await;
+    origin.behave(
+        "/slow-server.js",
+        Behaviour {
+            fail_first: 1,
+            fail_status: 408,
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(config(Some(origin.url()), None)).unwrap();
+    let asset = cdn.fetch("/slow-server.js").await.unwrap();
+    assert_eq!(asset.bytes, content("/slow-server.js").as_bytes());
+    assert_eq!(origin.hits("/slow-server.js"), 2);
+    assert_eq!(cdn.stats().retries, 1);
+}
