@@ -617,3 +617,34 @@ fn enlarged_outputs_are_bounded_by_max_pixels() {
     assert_eq!((out.width, out.height), (64, 64));
     assert_eq!(decode(&out.bytes).dimensions(), (64, 64));
 }
+
+/// The bound holds against callers that give up: the slot stays taken until the image
+/// work they started has actually finished.
+#[tokio::test]
+async fn a_cancelled_job_keeps_its_slot_until_the_work_ends() {
+    let optimizer = clip_cdn::image::Optimizer::new(1);
+    let (name, bytes) = photos().into_iter().next().unwrap();
+    let full_size = ImageOptions {
+        format: Format::Png,
+        ..Default::default()
+    };
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(1),
+        optimizer.optimize(bytes, full_size),
+    )
+    .await;
+    assert!(gave_up.is_err(), "{name} takes longer than 1 ms");
+    assert_eq!(
+        optimizer.available(),
+        0,
+        "the work goes on, so does its slot"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while optimizer.available() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot never came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
