@@ -480,3 +480,32 @@ async fn a_408_is_retried() {
     assert_eq!(origin.hits("/slow-server.js"), 2);
     assert_eq!(cdn.stats().retries, 1);
 }
+
+/// After `invalidate`, a caller must not join a fetch that started before it (that one
+/// may carry the old content), and that old fetch must not refill the cache.
+#[tokio::test]
+async fn invalidation_detaches_fetches_already_in_flight() {
+    let origin = Origin::start().await;
+    origin.behave(
+        "/page.css",
+        Behaviour {
+            delay: Duration::from_millis(300),
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(config(None, Some(origin.url()))).unwrap();
+    let before = tokio::spawn({
+        let cdn = cdn.clone();
+        async move { cdn.fetch("/page.css").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    cdn.invalidate("/page.css").await;
+    let after = cdn.fetch("/page.css").await.unwrap();
+    assert!(!after.from_cache);
+    before.await.unwrap().unwrap();
+    assert_eq!(origin.hits("/page.css"), 2, "the later caller fetched anew");
+    assert_eq!(cdn.stats().coalesced, 0);
+    // The cache holds the later fetch, and a third caller is served from it.
+    assert!(cdn.fetch("/page.css").await.unwrap().from_cache);
+    assert_eq!(origin.hits("/page.css"), 2);
+}

@@ -55,7 +55,9 @@ struct Inner {
     origin_host: Option<String>,
     manifest: RwLock<Arc<Manifest>>,
     cache: Cache<Key, Asset>,
-    in_flight: Mutex<HashMap<Key, InFlight>>,
+    /// Fetches under way, each tagged with its id so only its own task removes it.
+    in_flight: Mutex<HashMap<Key, (u64, InFlight)>>,
+    next_fetch_id: AtomicU64,
     /// Bumped by every invalidation: a fetch that started before one does not fill the cache.
     generation: AtomicU64,
     http: reqwest::Client,
@@ -111,6 +113,7 @@ impl Cdn {
             manifest: RwLock::new(Arc::new(Manifest::new())),
             cache,
             in_flight: Mutex::new(HashMap::new()),
+            next_fetch_id: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             http,
             breakers: Breakers::new(config.breaker_failures, config.breaker_cooldown),
@@ -226,12 +229,13 @@ impl Cdn {
         }
         let shared = {
             let mut in_flight = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(f) = in_flight.get(&key) {
+            if let Some((_, f)) = in_flight.get(&key) {
                 inner.counters.coalesced();
                 f.clone()
             } else {
                 // The fetch runs as its own task: a caller that gives up does not cancel it for the others.
-                let task = tokio::spawn(Inner::fetch_and_cache(inner.clone(), key.clone()));
+                let id = inner.next_fetch_id.fetch_add(1, Relaxed);
+                let task = tokio::spawn(Inner::fetch_and_cache(inner.clone(), key.clone(), id));
                 let path = key.path.clone();
                 let f = async move {
                     task.await.unwrap_or_else(|e| {
@@ -243,7 +247,7 @@ impl Cdn {
                 }
                 .boxed()
                 .shared();
-                in_flight.insert(key.clone(), f.clone());
+                in_flight.insert(key.clone(), (id, f.clone()));
                 f
             }
         };
@@ -317,12 +321,14 @@ impl Cdn {
     /// Empties the cache.
     pub async fn invalidate_all(&self) {
         self.inner.generation.fetch_add(1, Relaxed);
+        self.forget_in_flight(|_| true);
         self.inner.cache.invalidate_all();
         self.inner.cache.run_pending_tasks().await;
     }
 
     async fn invalidate_where(&self, keep_out: impl Fn(&Key) -> bool + Send + Sync + 'static) {
         self.inner.generation.fetch_add(1, Relaxed);
+        self.forget_in_flight(&keep_out);
         // Predicates are only refused when closures were not enabled at build time (they are).
         if self
             .inner
@@ -333,6 +339,16 @@ impl Cdn {
             self.inner.cache.invalidate_all();
         }
         self.inner.cache.run_pending_tasks().await;
+    }
+
+    /// Fetches that started before an invalidation carry the old content: later callers
+    /// must start their own instead of joining them (the old ones finish for their waiters).
+    fn forget_in_flight(&self, invalidated: impl Fn(&Key) -> bool) {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|key, _| !invalidated(key));
     }
 
     /// Counters since start, the circuits and the last preload.
@@ -371,13 +387,14 @@ impl Cdn {
 }
 
 impl Inner {
-    async fn fetch_and_cache(self: Arc<Inner>, key: Key) -> Result<Asset> {
+    async fn fetch_and_cache(self: Arc<Inner>, key: Key, id: u64) -> Result<Asset> {
         // Removes the in-flight entry however this task ends: finished, panicked, or
         // cancelled by its runtime shutting down. Left behind, the entry would hand every
         // later caller of this key the dead task's error forever.
         let _in_flight = InFlightEntry {
             inner: self.clone(),
             key: key.clone(),
+            id,
         };
         let generation = self.generation.load(Relaxed);
         let result = self.fetch_uncached(&key).await;
@@ -396,14 +413,22 @@ impl Inner {
 struct InFlightEntry {
     inner: Arc<Inner>,
     key: Key,
+    id: u64,
 }
 
 impl Drop for InFlightEntry {
     fn drop(&mut self) {
-        self.inner
+        let mut in_flight = self
+            .inner
             .in_flight
             .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.key);
+            .unwrap_or_else(|p| p.into_inner());
+        // After an invalidation the slot may hold a newer fetch of the same key: keep it.
+        if in_flight
+            .get(&self.key)
+            .is_some_and(|(id, _)| *id == self.id)
+        {
+            in_flight.remove(&self.key);
+        }
     }
 }
