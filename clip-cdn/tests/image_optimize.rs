@@ -648,3 +648,26 @@ async fn a_cancelled_job_keeps_its_slot_until_the_work_ends() {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The embedded ICC profile is outside input too: a damaged one is ignored or
+    /// converted, never a panic.
+    #[test]
+    fn corrupted_icc_profiles_never_panic(
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..24),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut icc = moxcms::ColorProfile::new_adobe_rgb().encode().unwrap();
+        for (i, v) in flips {
+            let at = i.index(icc.len());
+            icc[at] = v;
+        }
+        let keep = cut.index(icc.len()).max(1);
+        for profile in [&icc[..], &icc[..keep]] {
+            let out = optimize(&tagged_jpeg([60, 170, 70], profile), &ImageOptions::default());
+            prop_assert!(out.is_ok(), "{:?}", out.err());
+        }
+    }
+}
