@@ -509,3 +509,33 @@ async fn invalidation_detaches_fetches_already_in_flight() {
     assert!(cdn.fetch("/page.css").await.unwrap().from_cache);
     assert_eq!(origin.hits("/page.css"), 2);
 }
+
+/// Without a `Content-Length` the limit is enforced while reading: a 4 MiB stream stops
+/// at the limit instead of being buffered whole.
+#[tokio::test]
+async fn a_streamed_body_is_cut_off_at_max_asset_bytes() {
+    let origin = Origin::start().await;
+    origin.behave(
+        "/endless.bin",
+        Behaviour {
+            streamed_bytes: 4 << 20,
+            ..Default::default()
+        },
+    );
+    origin.behave(
+        "/fits.bin",
+        Behaviour {
+            streamed_bytes: 3000,
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(CdnConfig {
+        max_asset_bytes: 64 * 1024,
+        ..config(None, Some(origin.url()))
+    })
+    .unwrap();
+    let err = cdn.fetch("/endless.bin").await.unwrap_err().to_string();
+    assert!(err.contains("CDN_MAX_ASSET_BYTES=65536"), "{err}");
+    assert_eq!(origin.hits("/endless.bin"), 1);
+    assert_eq!(cdn.fetch("/fits.bin").await.unwrap().bytes.len(), 3000);
+}
