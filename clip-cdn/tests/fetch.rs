@@ -195,7 +195,15 @@ async fn circuit_opens_on_failures_and_closes_after_a_good_probe() {
         .state
         .total
         .load(std::sync::atomic::Ordering::SeqCst);
+    let failures = cdn.stats().cdn_failures;
+    assert_eq!(failures, 2);
     assert_eq!(cdn.fetch("/3").await.unwrap().source, Source::Origin);
+    assert_eq!(
+        cdn.stats().cdn_failures,
+        failures,
+        "a skipped CDN is not a failed CDN"
+    );
+    assert_eq!(cdn.stats().fallbacks_to_origin, 3);
     assert_eq!(
         cdn_server
             .state

@@ -40,6 +40,14 @@ impl Inner {
             let (Some(base), Some(host)) = (base, host) else {
                 continue;
             };
+            if !self.breakers.allow(host) {
+                // Not a failure of the source (it was not asked): no counter, no warning
+                // per request while the circuit is open.
+                tracing::debug!(source = source.label(), %host, "circuit open: source skipped");
+                last = format!("circuit open for {host}: skipped");
+                fell_back = true;
+                continue;
+            }
             let url = format!("{base}{}{query}", key.path);
             let started = Instant::now();
             match self.fetch_http(source, host, &url).await {
@@ -101,15 +109,14 @@ impl Inner {
         }
     }
 
+    /// One HTTP source with retries; the caller has checked that its circuit allows it.
+    /// The outcome settles the circuit.
     async fn fetch_http(
         &self,
         source: Source,
         host: &str,
         url: &str,
     ) -> Result<retry::Body, String> {
-        if !self.breakers.allow(host) {
-            return Err(format!("circuit open for {host}: skipped"));
-        }
         match retry::get(&self.http, url, &self.config, || self.counters.retry()).await {
             Ok(body) => {
                 if self.breakers.state(host) != BreakerState::Closed {
