@@ -21,9 +21,43 @@ pub(crate) fn encode_path(path: &str) -> String {
     out
 }
 
+/// Whether `path` has a `.` or `..` segment, also percent-encoded (`%2e%2e`) or behind a
+/// backslash: URL parsing resolves those, so `/x/../api/admin` joined to
+/// `https://origin/static` would fetch `https://origin/api/admin`, outside the base.
+pub(crate) fn has_dot_segment(path: &str) -> bool {
+    path.split(['/', '\\']).any(|segment| {
+        let dots = segment.to_ascii_lowercase().replace("%2e", ".");
+        dots == "." || dots == ".."
+    })
+}
+
 #[cfg(test)]
 mod tests {
-    use super::encode_path;
+    use super::{encode_path, has_dot_segment};
+
+    #[test]
+    fn dot_segments_in_every_spelling() {
+        for path in [
+            "/../a",
+            "/a/..",
+            "/./a",
+            "/a/%2e%2E/b",
+            "/a/.%2e/b",
+            "/a\\..\\b",
+            "/%2e/a",
+        ] {
+            assert!(has_dot_segment(path), "{path}");
+        }
+        for path in [
+            "/a/b.c",
+            "/..a/b",
+            "/a../b",
+            "/.well-known/x",
+            "/a/%2e%2e%2e",
+        ] {
+            assert!(!has_dot_segment(path), "{path}");
+        }
+    }
 
     #[test]
     fn encodes_what_breaks_urls_and_keeps_the_rest() {

@@ -19,7 +19,7 @@ use crate::image_url::ImageUrl;
 use crate::manifest::{Manifest, normalize};
 use crate::stats::{CdnStats, Counters, PreloadReport, Source};
 use crate::transform::{self, TransformRequest};
-use crate::url_path::encode_path;
+use crate::url_path::{encode_path, has_dot_segment};
 
 mod sources;
 
@@ -215,11 +215,20 @@ impl Cdn {
 
     /// Fetches `path`: the memory cache, else CDN -> origin -> local directory, each HTTP
     /// source with retries behind its circuit breaker. Concurrent misses of one asset share
-    /// one fetch; each caller waits at most `coalesce_timeout` for it.
+    /// one fetch; each caller waits at most `coalesce_timeout` for it. A path with a `.`
+    /// or `..` segment (also percent-encoded) is refused with [`Error::BadPath`].
     pub async fn fetch(&self, path: &str) -> Result<Asset> {
         let inner = &self.inner;
         inner.counters.request();
         let path = normalize(path);
+        if has_dot_segment(&path) {
+            return Err(Error::BadPath {
+                path,
+                reason: "it has a '.' or '..' segment (URL parsing would resolve it, \
+                         possibly outside CDN_BASE_URL / CDN_ORIGIN_URL): pass the asset's own path"
+                    .into(),
+            });
+        }
         let version = self.manifest().version(&path).map(str::to_owned);
         let key = Key { path, version };
         if let Some(mut asset) = inner.cache.get(&key).await {
