@@ -27,9 +27,13 @@ struct Origin {
 
 async fn serve(State(origin): State<Arc<Origin>>, uri: Uri, RawQuery(query): RawQuery) -> Response {
     let path = uri.path().to_owned();
-    let Some(file) = path
-        .strip_prefix('/')
-        .filter(|p| !p.split('/').any(|c| c == ".." || c.is_empty()))
+    // Check the segments after decoding: `%2e%2e` is `..` once decoded.
+    let decoded = decode_path(&path);
+    let Some(file) = decoded
+        .as_deref()
+        .and_then(|p| p.strip_prefix('/'))
+        .filter(|p| !p.contains(['\\', '\0']))
+        .filter(|p| !p.split('/').any(|c| c == ".." || c == "." || c.is_empty()))
     else {
         return (StatusCode::BAD_REQUEST, "bad path").into_response();
     };
@@ -62,6 +66,23 @@ async fn serve(State(origin): State<Arc<Origin>>, uri: Uri, RawQuery(query): Raw
             .into_response(),
         Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
     }
+}
+
+/// `Cdn` percent-encodes paths in URLs (`my%20photo.jpg`); the file is `my photo.jpg`.
+fn decode_path(path: &str) -> Option<String> {
+    let mut out = Vec::with_capacity(path.len());
+    let mut rest = path.as_bytes();
+    while let Some((&b, tail)) = rest.split_first() {
+        if b == b'%' {
+            let hex = std::str::from_utf8(tail.get(..2)?).ok()?;
+            out.push(u8::from_str_radix(hex, 16).ok()?);
+            rest = &tail[2..];
+        } else {
+            out.push(b);
+            rest = tail;
+        }
+    }
+    String::from_utf8(out).ok()
 }
 
 #[tokio::main]

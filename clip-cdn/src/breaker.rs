@@ -24,7 +24,9 @@ pub enum BreakerState {
 struct Circuit {
     failures: u32,
     opened_at: Option<Instant>,
-    probing: bool,
+    /// When the current probe went out. A probe that never reports back (its task was
+    /// cancelled) expires after one cooldown, so the circuit cannot stay shut for good.
+    probe_since: Option<Instant>,
 }
 
 #[derive(Debug)]
@@ -57,8 +59,11 @@ impl Breakers {
         let cooldown = self.cooldown;
         self.with(host, |c| match c.opened_at {
             None => true,
-            Some(at) if at.elapsed() >= cooldown && !c.probing => {
-                c.probing = true;
+            Some(at)
+                if at.elapsed() >= cooldown
+                    && c.probe_since.is_none_or(|p| p.elapsed() >= cooldown) =>
+            {
+                c.probe_since = Some(Instant::now());
                 true
             }
             Some(_) => false,
@@ -74,9 +79,9 @@ impl Breakers {
         let threshold = self.threshold;
         self.with(host, |c| {
             c.failures = c.failures.saturating_add(1);
-            if c.probing || (c.opened_at.is_none() && c.failures >= threshold) {
+            if c.probe_since.is_some() || (c.opened_at.is_none() && c.failures >= threshold) {
                 c.opened_at = Some(Instant::now());
-                c.probing = false;
+                c.probe_since = None;
                 true
             } else {
                 false
@@ -91,7 +96,7 @@ impl Breakers {
             .unwrap_or_else(|poisoned| poisoned.into_inner());
         match hosts
             .get(host)
-            .and_then(|c| c.opened_at.map(|at| (at, c.probing)))
+            .and_then(|c| c.opened_at.map(|at| (at, c.probe_since.is_some())))
         {
             None => BreakerState::Closed,
             Some((at, probing)) if probing || at.elapsed() >= self.cooldown => {
@@ -141,5 +146,24 @@ mod tests {
         b.success("h");
         assert_eq!(b.state("h"), BreakerState::Closed);
         assert!(b.allow("h") && b.allow("h"));
+    }
+
+    #[test]
+    fn a_probe_that_never_reports_expires_after_a_cooldown() {
+        let b = Breakers::new(1, Duration::from_millis(30));
+        assert!(b.failure("h"));
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(
+            b.allow("h"),
+            "the probe goes out, and its task is then cancelled"
+        );
+        assert!(
+            !b.allow("h"),
+            "no second probe while the first may still answer"
+        );
+        std::thread::sleep(Duration::from_millis(40));
+        assert!(b.allow("h"), "a new probe once the lost one expired");
+        b.success("h");
+        assert_eq!(b.state("h"), BreakerState::Closed);
     }
 }

@@ -30,6 +30,9 @@ pub struct CdnConfig {
     pub local_dir: Option<PathBuf>,
     /// `CDN_CACHE_MAX_BYTES` (268435456 = 256 MiB): bound of the memory cache.
     pub cache_max_bytes: u64,
+    /// `CDN_MAX_ASSET_BYTES` (67108864 = 64 MiB): largest body one fetch reads (HTTP or
+    /// local file); a bigger asset fails that source instead of filling memory.
+    pub max_asset_bytes: u64,
     /// `CDN_REQUEST_TIMEOUT_MS` (5000): one HTTP attempt.
     pub request_timeout: Duration,
     /// `CDN_FETCH_DEADLINE_MS` (15000): all attempts against one source, backoff included.
@@ -59,6 +62,13 @@ pub struct CdnConfig {
 pub const DEFAULT_WIDTHS: [u32; 12] = [
     64, 128, 256, 320, 480, 640, 750, 960, 1080, 1280, 1600, 1920,
 ];
+/// Largest `CDN_CACHE_TTL` accepted: ten years.
+const MAX_CACHE_TTL: Duration = Duration::from_secs(10 * 365 * 86_400);
+/// Largest millisecond setting accepted: one day.
+const MAX_TIMING: Duration = Duration::from_secs(86_400);
+/// Largest width or height a transform URL may carry.
+pub(crate) const MAX_IMAGE_SIDE: u32 = 16_384;
+
 /// Qualities an unsigned transform URL may ask for by default.
 pub const DEFAULT_QUALITIES: [u8; 6] = [60, 70, 75, 80, 85, 90];
 
@@ -74,6 +84,7 @@ impl Default for CdnConfig {
             origin_url: None,
             local_dir: None,
             cache_max_bytes: 256 * 1024 * 1024,
+            max_asset_bytes: 64 * 1024 * 1024,
             request_timeout: Duration::from_millis(5_000),
             fetch_deadline: Duration::from_millis(15_000),
             retry_base: Duration::from_millis(100),
@@ -167,6 +178,9 @@ impl CdnConfig {
         if let Some(v) = var(&get, "CDN_CACHE_MAX_BYTES") {
             c.cache_max_bytes = parse("CDN_CACHE_MAX_BYTES", &v, "bytes")?;
         }
+        if let Some(v) = var(&get, "CDN_MAX_ASSET_BYTES") {
+            c.max_asset_bytes = parse("CDN_MAX_ASSET_BYTES", &v, "bytes")?;
+        }
         if let Some(v) = var(&get, "CDN_REQUEST_TIMEOUT_MS") {
             c.request_timeout = ms("CDN_REQUEST_TIMEOUT_MS", &v)?;
         }
@@ -256,6 +270,29 @@ impl CdnConfig {
                 return Err(bad(variable, "0", "must be above 0"));
             }
         }
+        // Upper bounds keep `Instant + duration` and moka's TTL (at most 1000 years) from
+        // panicking on a mistyped value; no sane setting comes near them.
+        let bounded = [
+            ("CDN_CACHE_TTL", self.cache_ttl, MAX_CACHE_TTL),
+            ("CDN_REQUEST_TIMEOUT_MS", self.request_timeout, MAX_TIMING),
+            ("CDN_FETCH_DEADLINE_MS", self.fetch_deadline, MAX_TIMING),
+            ("CDN_RETRY_BASE_MS", self.retry_base, MAX_TIMING),
+            ("CDN_RETRY_MAX_MS", self.retry_max, MAX_TIMING),
+            ("CDN_BREAKER_COOLDOWN_MS", self.breaker_cooldown, MAX_TIMING),
+            ("CDN_COALESCE_TIMEOUT_MS", self.coalesce_timeout, MAX_TIMING),
+        ];
+        for (variable, d, max) in bounded {
+            if d > max {
+                return Err(bad(
+                    variable,
+                    &format!("{d:?}"),
+                    &format!("at most {max:?}"),
+                ));
+            }
+        }
+        if self.max_asset_bytes == 0 {
+            return Err(bad("CDN_MAX_ASSET_BYTES", "0", "must be at least 1"));
+        }
         if self.retry_base > self.retry_max {
             return Err(bad(
                 "CDN_RETRY_BASE_MS",
@@ -276,11 +313,16 @@ impl CdnConfig {
         if self.preload_concurrency == 0 {
             return Err(bad("CDN_PRELOAD_CONCURRENCY", "0", "must be at least 1"));
         }
-        if self.allowed_widths.is_empty() || self.allowed_widths.contains(&0) {
+        if self.allowed_widths.is_empty()
+            || self
+                .allowed_widths
+                .iter()
+                .any(|w| !(1..=MAX_IMAGE_SIDE).contains(w))
+        {
             return Err(bad(
                 "CDN_IMAGE_WIDTHS",
                 &format!("{:?}", self.allowed_widths),
-                "need at least one width above 0",
+                "need widths in 1..=16384 (what the origin's transform parser accepts)",
             ));
         }
         if self.allowed_qualities.is_empty()
@@ -352,6 +394,26 @@ mod tests {
         assert_eq!(c.allowed_widths, [100, 200]);
     }
 
+    /// Values this large used to panic later (moka's TTL limit, `Instant + Duration`).
+    #[test]
+    fn absurd_durations_are_refused_not_panicked_on() {
+        for name in [
+            "CDN_CACHE_TTL",
+            "CDN_FETCH_DEADLINE_MS",
+            "CDN_REQUEST_TIMEOUT_MS",
+            "CDN_RETRY_MAX_MS",
+            "CDN_BREAKER_COOLDOWN_MS",
+            "CDN_COALESCE_TIMEOUT_MS",
+        ] {
+            let err = CdnConfig::from_lookup(lookup(&[(name, "18446744073709551615")]))
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(name), "{err}");
+        }
+        let c = CdnConfig::from_lookup(lookup(&[("CDN_CACHE_TTL", "315360000")])).unwrap();
+        assert!(crate::Cdn::new(c).is_ok(), "ten years is accepted");
+    }
+
     #[test]
     fn errors_name_the_variable() {
         for (name, value) in [
@@ -360,6 +422,8 @@ mod tests {
             ("CDN_BASE_URL", "cdn.example.com"),
             ("CDN_IMAGE_QUALITIES", "0"),
             ("CDN_SIGNING_KEYS", "short"),
+            ("CDN_IMAGE_WIDTHS", "100,20000"),
+            ("CDN_MAX_ASSET_BYTES", "0"),
         ] {
             let err = CdnConfig::from_lookup(lookup(&[(name, value)]))
                 .unwrap_err()

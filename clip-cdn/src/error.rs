@@ -65,6 +65,14 @@ pub enum Error {
     /// A transform asks for a width or quality outside the allow-list.
     #[error("transform not allowed ({0}): use a width and quality from CdnConfig's allow-lists")]
     NotAllowed(String),
+    /// An asset path that could reach outside the asset tree (a `.` or `..` segment).
+    #[error("asset path {path:?} refused: {reason}")]
+    BadPath {
+        /// The path asked for.
+        path: String,
+        /// Why, and what to pass instead.
+        reason: String,
+    },
     /// Every source of an asset failed.
     #[error(
         "asset {path} unavailable from CDN, origin and local directory (last error: {last}); \

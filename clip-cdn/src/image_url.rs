@@ -5,10 +5,12 @@
 use std::fmt::Write;
 
 use crate::Cdn;
+use crate::config::MAX_IMAGE_SIDE;
 use crate::image::{Fit, Format};
 use crate::manifest::normalize;
 use crate::sign;
 use crate::transform::{Transform, signed_message, snap};
+use crate::url_path::encode_path;
 
 /// Builder returned by [`Cdn::image`].
 #[derive(Debug, Clone)]
@@ -103,10 +105,11 @@ impl<'a> ImageUrl<'a> {
     fn url_on(&self, base: &str, t: &Transform) -> String {
         let config = self.cdn.config();
         let version = self.cdn.manifest().version(&self.path).map(str::to_owned);
-        let mut out = String::with_capacity(base.len() + self.path.len() + 96);
+        let path = encode_path(&self.path);
+        let mut out = String::with_capacity(base.len() + path.len() + 96);
         if !config.image_optimization {
             out.push_str(base);
-            out.push_str(&self.path);
+            out.push_str(&path);
             if let Some(v) = version {
                 let _ = write!(out, "?v={v}");
             }
@@ -115,7 +118,7 @@ impl<'a> ImageUrl<'a> {
         let t = self.allowed(t);
         out.push_str(base);
         let start = out.len();
-        signed_message(&self.path, &t, version.as_deref(), &mut out);
+        signed_message(&path, &t, version.as_deref(), &mut out);
         if let Some(key) = config.signing_keys.first() {
             let signature = sign::sign(key, &out[start..]);
             let _ = write!(out, "&s={signature}");
@@ -149,7 +152,7 @@ impl<'a> ImageUrl<'a> {
         let mut picked: Vec<u32> = allowed
             .iter()
             .copied()
-            .filter(|&a| a * 2 >= w && a <= w * 2)
+            .filter(|&a| a.saturating_mul(2) >= w && a <= w.saturating_mul(2))
             .collect();
         // Sharp on 2x screens: the smallest allowed width covering twice the display width.
         let two_x = snap(&allowed, w.saturating_mul(2));
@@ -173,7 +176,8 @@ impl<'a> ImageUrl<'a> {
                 // Unsigned fit-inside renditions are sized by width alone (heights must be allowed sizes).
                 (_, Some(_)) if unsigned && t.fit == Fit::Inside => None,
                 (Some(w), Some(h)) => Some(
-                    ((u64::from(h) * u64::from(a) + u64::from(w) / 2) / u64::from(w)).max(1) as u32,
+                    ((u64::from(h) * u64::from(a) + u64::from(w) / 2) / u64::from(w))
+                        .clamp(1, u64::from(MAX_IMAGE_SIDE)) as u32,
                 ),
                 (None, h) => h,
                 (Some(_), None) => None,

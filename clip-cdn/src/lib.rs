@@ -33,6 +33,7 @@ mod retry;
 mod sign;
 mod stats;
 mod transform;
+mod url_path;
 
 pub use breaker::BreakerState;
 pub use cdn::{Asset, Cdn};

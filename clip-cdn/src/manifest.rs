@@ -34,13 +34,11 @@ pub struct Manifest {
 }
 
 /// `images/a.jpg`, `/images/a.jpg` and `/images/a.jpg?x` name the same asset.
+/// Leading slashes (and backslashes, which browsers read as slashes) collapse into one:
+/// a root-relative `//evil.example/x.js` would otherwise load from another host.
 pub(crate) fn normalize(path: &str) -> String {
     let path = path.split(['?', '#']).next().unwrap_or_default();
-    if path.starts_with('/') {
-        path.to_owned()
-    } else {
-        format!("/{path}")
-    }
+    format!("/{}", path.trim_start_matches(['/', '\\']))
 }
 
 impl Manifest {
@@ -91,6 +89,7 @@ impl Manifest {
     }
 
     /// Hashes every file under `dir` (SHA-256, first 12 hex digits); none is critical.
+    /// Symlinks to files are followed; symlinks to directories are not walked.
     pub fn from_dir(dir: &Path) -> Result<Manifest> {
         let mut manifest = Manifest::new();
         let mut stack = vec![dir.to_path_buf()];
@@ -101,9 +100,15 @@ impl Manifest {
         };
         while let Some(d) = stack.pop() {
             for entry in std::fs::read_dir(&d).map_err(|e| io(e, &d))? {
-                let path = entry.map_err(|e| io(e, &d))?.path();
-                if path.is_dir() {
+                let entry = entry.map_err(|e| io(e, &d))?;
+                let path = entry.path();
+                // The entry's own type, not its target's: a symlink to a directory (to
+                // `.` or an ancestor, say) would be walked again and again.
+                let kind = entry.file_type().map_err(|e| io(e, &path))?;
+                if kind.is_dir() {
                     stack.push(path);
+                } else if kind.is_symlink() && path.is_dir() {
+                    continue;
                 } else if let Ok(rel) = path.strip_prefix(dir) {
                     let bytes = std::fs::read(&path).map_err(|e| io(e, &path))?;
                     let rel = rel
@@ -196,5 +201,23 @@ mod tests {
             .with("/new.js", "9", false);
         assert_eq!(m.changed_in(&newer), ["/app.css"]);
         assert!(Manifest::from_json("[1]").is_err());
+        assert_eq!(normalize("//evil.example/x.js"), "/evil.example/x.js");
+        assert_eq!(normalize("/\\evil.example/x.js"), "/evil.example/x.js");
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn from_dir_does_not_walk_symlinked_directories() {
+        let dir = std::env::temp_dir().join(format!("clip-cdn-manifest-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("css")).unwrap();
+        std::fs::write(dir.join("css/app.css"), b"body{}").unwrap();
+        std::os::unix::fs::symlink(&dir, dir.join("css/loop")).unwrap();
+        let m = Manifest::from_dir(&dir).unwrap();
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert_eq!(m.paths().collect::<Vec<_>>(), ["/css/app.css"]);
+        assert_eq!(
+            m.version("/css/app.css"),
+            Some(content_hash(b"body{}").as_str())
+        );
     }
 }

@@ -1,6 +1,6 @@
 //! One source over HTTP with retries: exponential backoff with full jitter, `Retry-After`
-//! honoured (capped), an overall deadline; only timeouts, connection errors, 5xx and 429
-//! are retried.
+//! honoured (capped), an overall deadline; only timeouts (ours or a 408), connection
+//! errors, 5xx and 429 are retried.
 
 use std::time::{Duration, Instant};
 
@@ -31,7 +31,43 @@ enum Attempt {
     Fail(String),
 }
 
-async fn attempt(client: &reqwest::Client, url: &str, timeout: Duration) -> Attempt {
+/// Reads the body, giving up as soon as it grows past `limit` bytes (a declared
+/// `Content-Length` above it is refused before reading anything).
+async fn read_body(
+    mut response: reqwest::Response,
+    url: &str,
+    limit: u64,
+) -> Result<Bytes, Attempt> {
+    let too_big = |n: u64| {
+        Attempt::Fail(format!(
+            "GET {url}: body of {n} bytes or more is above CDN_MAX_ASSET_BYTES={limit}"
+        ))
+    };
+    if let Some(declared) = response.content_length().filter(|&n| n > limit) {
+        return Err(too_big(declared));
+    }
+    let mut body = bytes::BytesMut::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                let len = body.len() as u64 + chunk.len() as u64;
+                if len > limit {
+                    return Err(too_big(len));
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Ok(body.freeze()),
+            Err(e) => {
+                return Err(Attempt::Retry {
+                    message: format!("GET {url}: body: {e}"),
+                    after: None,
+                });
+            }
+        }
+    }
+}
+
+async fn attempt(client: &reqwest::Client, url: &str, timeout: Duration, limit: u64) -> Attempt {
     let response = match client.get(url).timeout(timeout).send().await {
         Ok(r) => r,
         Err(e) => {
@@ -48,19 +84,20 @@ async fn attempt(client: &reqwest::Client, url: &str, timeout: Duration) -> Atte
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        return match response.bytes().await {
+        return match read_body(response, url, limit).await {
             Ok(bytes) => Attempt::Done(Body {
                 bytes,
                 content_type,
             }),
-            Err(e) => Attempt::Retry {
-                message: format!("GET {url}: body: {e}"),
-                after: None,
-            },
+            Err(failed) => failed,
         };
     }
     let message = format!("GET {url}: HTTP {status}");
-    if status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS {
+    // 408 is the server timing out our request: as retryable as a timeout of ours.
+    if status.is_server_error()
+        || status == StatusCode::TOO_MANY_REQUESTS
+        || status == StatusCode::REQUEST_TIMEOUT
+    {
         let after = response
             .headers()
             .get(reqwest::header::RETRY_AFTER)
@@ -110,7 +147,8 @@ pub(crate) async fn get(
                 unhealthy: true,
             });
         }
-        let (message, after) = match attempt(client, url, config.request_timeout.min(left)).await {
+        let timeout = config.request_timeout.min(left);
+        let (message, after) = match attempt(client, url, timeout, config.max_asset_bytes).await {
             Attempt::Done(body) => return Ok(body),
             Attempt::Fail(message) => {
                 return Err(Failure {
@@ -130,7 +168,7 @@ pub(crate) async fn get(
         let bound = backoff_bound(config, n);
         let jitter = Duration::from_millis(fastrand::u64(0..=bound.as_millis() as u64));
         let wait = after.map_or(jitter, |a| a.min(config.retry_max));
-        if Instant::now() + wait >= deadline {
+        if wait >= deadline.saturating_duration_since(Instant::now()) {
             return Err(Failure {
                 message: format!("{message} (no time left to retry)"),
                 unhealthy: true,

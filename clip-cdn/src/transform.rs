@@ -3,7 +3,7 @@
 
 use std::fmt::Write;
 
-use crate::config::CdnConfig;
+use crate::config::{CdnConfig, MAX_IMAGE_SIDE};
 use crate::error::{Error, Result};
 use crate::image::{Fit, Format, ImageOptions};
 use crate::sign;
@@ -100,10 +100,14 @@ pub fn parse_query(query: &str) -> Result<TransformRequest> {
         let t = &mut r.transform;
         match k {
             "w" => {
-                t.width = Some(number(16_384).ok_or_else(|| not_allowed(format!("width {v:?}")))?)
+                t.width = Some(
+                    number(MAX_IMAGE_SIDE).ok_or_else(|| not_allowed(format!("width {v:?}")))?,
+                )
             }
             "h" => {
-                t.height = Some(number(16_384).ok_or_else(|| not_allowed(format!("height {v:?}")))?)
+                t.height = Some(
+                    number(MAX_IMAGE_SIDE).ok_or_else(|| not_allowed(format!("height {v:?}")))?,
+                )
             }
             "q" => {
                 t.quality =
@@ -147,12 +151,23 @@ pub(crate) fn signed_message(
 
 /// Origin side: accepts a request that carries a valid signature, or stays within the
 /// allow-lists (widths and heights from `allowed_widths`, qualities from `allowed_qualities`).
-pub(crate) fn check(config: &CdnConfig, path: &str, request: &TransformRequest) -> Result<()> {
+/// A signed request must also arrive exactly as we wrote it (`raw_query`): reordered,
+/// repeated or respelled parameters would verify too, and each spelling is one more CDN
+/// cache miss that reaches the origin.
+pub(crate) fn check(
+    config: &CdnConfig,
+    path: &str,
+    raw_query: &str,
+    request: &TransformRequest,
+) -> Result<()> {
     let t = &request.transform;
     if let Some(sig) = &request.signature {
         let mut message = String::new();
         signed_message(path, t, request.version.as_deref(), &mut message);
-        return if sign::verify(&config.signing_keys, &message, sig) {
+        let canonical_query = &message[path.len() + 1..];
+        return if raw_query == format!("{canonical_query}&s={sig}")
+            && sign::verify(&config.signing_keys, &message, sig)
+        {
             Ok(())
         } else {
             Err(Error::BadSignature)

@@ -158,11 +158,7 @@ async fn origin_down_falls_back_to_the_local_directory() {
 
     let err = cdn.fetch("/images/none.png").await.unwrap_err();
     assert!(matches!(err, Error::Unavailable { .. }), "{err}");
-    assert!(
-        cdn.fetch("/../../etc/passwd").await.is_err(),
-        "no escape from the local directory"
-    );
-    assert_eq!(cdn.stats().unavailable, 2);
+    assert_eq!(cdn.stats().unavailable, 1);
     std::fs::remove_dir_all(dir).unwrap();
 }
 
@@ -195,7 +191,15 @@ async fn circuit_opens_on_failures_and_closes_after_a_good_probe() {
         .state
         .total
         .load(std::sync::atomic::Ordering::SeqCst);
+    let failures = cdn.stats().cdn_failures;
+    assert_eq!(failures, 2);
     assert_eq!(cdn.fetch("/3").await.unwrap().source, Source::Origin);
+    assert_eq!(
+        cdn.stats().cdn_failures,
+        failures,
+        "a skipped CDN is not a failed CDN"
+    );
+    assert_eq!(cdn.stats().fallbacks_to_origin, 3);
     assert_eq!(
         cdn_server
             .state
@@ -366,4 +370,199 @@ async fn preload_warms_critical_assets_and_reports() {
     })
     .unwrap();
     assert!(off.preload(&manifest).await.skipped);
+}
+
+/// A huge body must not be read into memory: the source fails (no retry, the host is
+/// healthy) and the next one is tried; the local file is bounded the same way.
+#[tokio::test]
+async fn bodies_above_max_asset_bytes_are_refused_from_every_source() {
+    let origin = Origin::start().await;
+    let dir = temp_dir("too-big");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("big.txt"), vec![b'x'; 64]).unwrap();
+    std::fs::write(dir.join("small.txt"), b"tiny").unwrap();
+    let cfg = CdnConfig {
+        max_asset_bytes: 8,
+        local_dir: Some(dir.clone()),
+        ..config(None, Some(origin.url()))
+    };
+    let cdn = Cdn::new(cfg).unwrap();
+
+    let err = cdn.fetch("/big.txt").await.unwrap_err().to_string();
+    assert!(err.contains("CDN_MAX_ASSET_BYTES=8"), "{err}");
+    assert_eq!(origin.hits("/big.txt"), 1, "a too-big body is not retried");
+    assert_eq!(cdn.stats().retries, 0);
+    assert_eq!(
+        cdn.stats().breakers,
+        [(origin.addr.to_string(), BreakerState::Closed)]
+    );
+
+    // The origin's body ("content of /small.txt") is too big too; the local copy fits.
+    let asset = cdn.fetch("/small.txt").await.unwrap();
+    assert_eq!(
+        (asset.source, asset.bytes.as_ref()),
+        (Source::Local, &b"tiny"[..])
+    );
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// The local fallback must not serve a file outside its directory, however many `..`.
+#[tokio::test]
+async fn the_local_fallback_never_leaves_its_directory() {
+    let root = temp_dir("escape");
+    let dir = root.join("assets");
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(root.join("secret.txt"), b"secret").unwrap();
+    let cdn = Cdn::new(CdnConfig {
+        local_dir: Some(dir.clone()),
+        ..CdnConfig::default()
+    })
+    .unwrap();
+    // Sanity: the file is reachable by the naive join, so refusing it is the check at work.
+    assert!(dir.join("../secret.txt").exists());
+    for path in [
+        "/../secret.txt",
+        "../secret.txt",
+        "/x/../../secret.txt",
+        "/./../secret.txt",
+        "/%2e%2e/secret.txt",
+    ] {
+        let err = cdn.fetch(path).await.unwrap_err();
+        assert!(matches!(err, Error::BadPath { .. }), "{path}: {err}");
+    }
+    std::fs::remove_dir_all(root).unwrap();
+}
+
+/// A fetch task cancelled by its runtime shutting down (a per-request or per-test
+/// runtime) must not leave its key stuck: the next caller, on another runtime, fetches
+/// anew instead of inheriting the dead task's error.
+#[test]
+fn a_fetch_cancelled_with_its_runtime_does_not_poison_the_key() {
+    let server = tokio::runtime::Runtime::new().unwrap();
+    let origin = server.block_on(Origin::start());
+    origin.behave(
+        "/slow.txt",
+        Behaviour {
+            delay: Duration::from_millis(400),
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(config(None, Some(origin.url()))).unwrap();
+
+    let first = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let gave_up = first.block_on(async {
+        tokio::time::timeout(Duration::from_millis(50), cdn.fetch("/slow.txt")).await
+    });
+    assert!(gave_up.is_err(), "the fetch is still in flight");
+    drop(first); // cancels the fetch task
+
+    let second = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let asset = second.block_on(cdn.fetch("/slow.txt")).unwrap();
+    assert_eq!(asset.bytes, content("/slow.txt").as_bytes());
+}
+
+/// A 408 is the server timing out our request: retried like a timeout, unlike a 404.
+#[tokio::test]
+async fn a_408_is_retried() {
+    let origin = Origin::start().await;
+    origin.behave(
+        "/slow-server.js",
+        Behaviour {
+            fail_first: 1,
+            fail_status: 408,
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(config(Some(origin.url()), None)).unwrap();
+    let asset = cdn.fetch("/slow-server.js").await.unwrap();
+    assert_eq!(asset.bytes, content("/slow-server.js").as_bytes());
+    assert_eq!(origin.hits("/slow-server.js"), 2);
+    assert_eq!(cdn.stats().retries, 1);
+}
+
+/// After `invalidate`, a caller must not join a fetch that started before it (that one
+/// may carry the old content), and that old fetch must not refill the cache.
+#[tokio::test]
+async fn invalidation_detaches_fetches_already_in_flight() {
+    let origin = Origin::start().await;
+    origin.behave(
+        "/page.css",
+        Behaviour {
+            delay: Duration::from_millis(300),
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(config(None, Some(origin.url()))).unwrap();
+    let before = tokio::spawn({
+        let cdn = cdn.clone();
+        async move { cdn.fetch("/page.css").await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    cdn.invalidate("/page.css").await;
+    let after = cdn.fetch("/page.css").await.unwrap();
+    assert!(!after.from_cache);
+    before.await.unwrap().unwrap();
+    assert_eq!(origin.hits("/page.css"), 2, "the later caller fetched anew");
+    assert_eq!(cdn.stats().coalesced, 0);
+    // The cache holds the later fetch, and a third caller is served from it.
+    assert!(cdn.fetch("/page.css").await.unwrap().from_cache);
+    assert_eq!(origin.hits("/page.css"), 2);
+}
+
+/// Without a `Content-Length` the limit is enforced while reading: a 4 MiB stream stops
+/// at the limit instead of being buffered whole.
+#[tokio::test]
+async fn a_streamed_body_is_cut_off_at_max_asset_bytes() {
+    let origin = Origin::start().await;
+    origin.behave(
+        "/endless.bin",
+        Behaviour {
+            streamed_bytes: 4 << 20,
+            ..Default::default()
+        },
+    );
+    origin.behave(
+        "/fits.bin",
+        Behaviour {
+            streamed_bytes: 3000,
+            ..Default::default()
+        },
+    );
+    let cdn = Cdn::new(CdnConfig {
+        max_asset_bytes: 64 * 1024,
+        ..config(None, Some(origin.url()))
+    })
+    .unwrap();
+    let err = cdn.fetch("/endless.bin").await.unwrap_err().to_string();
+    assert!(err.contains("CDN_MAX_ASSET_BYTES=65536"), "{err}");
+    assert_eq!(origin.hits("/endless.bin"), 1);
+    assert_eq!(cdn.fetch("/fits.bin").await.unwrap().bytes.len(), 3000);
+}
+
+/// `fetch` joins the path to the base URLs, and URL parsing resolves `..` (also
+/// `%2e%2e`): a caller-supplied path must not reach the origin outside its base path.
+#[tokio::test]
+async fn dot_segments_cannot_escape_the_base_path() {
+    let origin = Origin::start().await;
+    let cdn = Cdn::new(config(None, Some(format!("{}/static", origin.url())))).unwrap();
+    for path in [
+        "/../api/secret",
+        "/a/%2e%2e/%2E%2E/api/secret",
+        "/a\\..\\..\\api/secret",
+    ] {
+        let err = cdn.fetch(path).await.unwrap_err();
+        assert!(matches!(err, Error::BadPath { .. }), "{path}: {err}");
+    }
+    assert_eq!(
+        origin.state.total.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    let asset = cdn.fetch("/app.css").await.unwrap();
+    assert_eq!(asset.bytes, content("/static/app.css").as_bytes());
 }

@@ -591,3 +591,83 @@ async fn optimizer_runs_jobs_off_the_async_workers_within_its_bound() {
         Err(Error::EmptyInput)
     ));
 }
+
+/// Enlarging is allowed, but not into an allocation that takes the process down.
+#[test]
+fn enlarged_outputs_are_bounded_by_max_pixels() {
+    let jpeg = solid_jpeg(16, 16, |_, _| [9, 9, 9]);
+    let huge = ImageOptions {
+        width: Some(1_000_000),
+        height: Some(1_000_000),
+        fit: clip_cdn::image::Fit::Fill,
+        enlarge: true,
+        ..Default::default()
+    };
+    match optimize(&jpeg, &huge) {
+        Err(Error::InvalidOptions(message)) => assert!(message.contains("max_pixels"), "{message}"),
+        other => panic!("expected InvalidOptions, got {other:?}"),
+    }
+    let fine = ImageOptions {
+        width: Some(64),
+        enlarge: true,
+        format: Format::Png,
+        ..Default::default()
+    };
+    let out = optimize(&jpeg, &fine).unwrap();
+    assert_eq!((out.width, out.height), (64, 64));
+    assert_eq!(decode(&out.bytes).dimensions(), (64, 64));
+}
+
+/// The bound holds against callers that give up: the slot stays taken until the image
+/// work they started has actually finished.
+#[tokio::test]
+async fn a_cancelled_job_keeps_its_slot_until_the_work_ends() {
+    let optimizer = clip_cdn::image::Optimizer::new(1);
+    let (name, bytes) = photos().into_iter().next().unwrap();
+    let full_size = ImageOptions {
+        format: Format::Png,
+        ..Default::default()
+    };
+    let gave_up = tokio::time::timeout(
+        std::time::Duration::from_millis(1),
+        optimizer.optimize(bytes, full_size),
+    )
+    .await;
+    assert!(gave_up.is_err(), "{name} takes longer than 1 ms");
+    assert_eq!(
+        optimizer.available(),
+        0,
+        "the work goes on, so does its slot"
+    );
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while optimizer.available() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the slot never came back"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(200))]
+
+    /// The embedded ICC profile is outside input too: a damaged one is ignored or
+    /// converted, never a panic.
+    #[test]
+    fn corrupted_icc_profiles_never_panic(
+        flips in proptest::collection::vec((any::<prop::sample::Index>(), any::<u8>()), 1..24),
+        cut in any::<prop::sample::Index>(),
+    ) {
+        let mut icc = moxcms::ColorProfile::new_adobe_rgb().encode().unwrap();
+        for (i, v) in flips {
+            let at = i.index(icc.len());
+            icc[at] = v;
+        }
+        let keep = cut.index(icc.len()).max(1);
+        for profile in [&icc[..], &icc[..keep]] {
+            let out = optimize(&tagged_jpeg([60, 170, 70], profile), &ImageOptions::default());
+            prop_assert!(out.is_ok(), "{:?}", out.err());
+        }
+    }
+}

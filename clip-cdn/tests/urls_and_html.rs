@@ -111,6 +111,24 @@ async fn signed_transform_urls_verify_at_the_origin_and_tampering_fails() {
         cdn.verify_transform("/images/other.jpg", query),
         Err(Error::BadSignature)
     ));
+    // Look-alikes of a signed URL would each miss the CDN cache: only the exact one passes.
+    let (params, signature) = query.rsplit_once("&s=").unwrap();
+    for variant in [
+        query.replace("w=300&h=200", "h=200&w=300"),
+        query.replace("w=300", "w=300&w=300"),
+        query.replace("pr=1", "pr=1&pr=1"),
+        format!("{params}&s={}", signature.to_uppercase()),
+        format!("{params}&s=+{}", &signature[1..]),
+        format!("{query}&"),
+    ] {
+        assert!(
+            matches!(
+                cdn.verify_transform("/images/thumbnail.jpg", &variant),
+                Err(Error::BadSignature)
+            ),
+            "{variant}"
+        );
+    }
 
     // Rotation: a URL signed with the old key still verifies while the old key is listed second.
     let rotated = Cdn::new(CdnConfig {
@@ -292,4 +310,85 @@ async fn without_optimization_images_link_the_original() {
         "https://cdn.example.com/images/thumbnail.jpg?v=abc123"
     );
     assert!(!img.contains_key("srcset"));
+}
+
+/// Paths and sizes come from callers (often from a request): none may panic, point a
+/// page at another host, or add an attribute to the HTML.
+#[tokio::test]
+async fn hostile_paths_and_sizes_stay_inert() {
+    let relative = cdn_with(CdnConfig {
+        base_url: None,
+        origin_url: None,
+        ..config()
+    })
+    .await;
+    for path in [
+        "//evil.example/x.js",
+        "/\\evil.example/x.js",
+        "///evil.example/x.js",
+    ] {
+        let url = relative.url(path);
+        assert_eq!(url, "/evil.example/x.js", "{path}: stays on this host");
+        let img = relative.image(path).width(300).to_html();
+        let src = &element(&img, "img").unwrap()["src"];
+        assert!(src.starts_with("/evil.example/x.js?"), "{src}");
+    }
+
+    let cdn = cdn_with(config()).await;
+    // A width far beyond any allowed one: no overflow, srcset still within the allow-list.
+    let image = cdn
+        .image("/images/thumbnail.jpg")
+        .width(u32::MAX)
+        .height(u32::MAX);
+    let img = element(&image.to_html(), "img").unwrap();
+    let widths = srcset_widths(&img["srcset"]);
+    assert!(!widths.is_empty());
+    assert!(
+        widths
+            .iter()
+            .all(|w| cdn.config().allowed_widths.contains(w)),
+        "{widths:?}"
+    );
+
+    let path = "/a\"b' onload='alert(1)<x>.jpg";
+    let html = cdn.image(path).width(300).alt("\" onload=\"x").to_html();
+    let img = element(&html, "img").unwrap();
+    assert!(!img.contains_key("onload"), "no injected attribute: {html}");
+    assert!(
+        img["src"].contains("/a%22b'%20onload='alert(1)%3Cx%3E.jpg?"),
+        "{}",
+        img["src"]
+    );
+    assert_eq!(img["alt"], "\" onload=\"x");
+}
+
+/// A file name with a space or a comma is common; its URLs must stay single srcset
+/// candidates and still verify at the origin, whichever form of the path it passes.
+#[tokio::test]
+async fn paths_with_spaces_and_commas_make_valid_srcsets() {
+    let cdn = cdn_with(CdnConfig {
+        signing_keys: vec![KEY.into()],
+        ..config()
+    })
+    .await;
+    let path = "/images/my photo, final.jpg";
+    assert_eq!(
+        cdn.url(path),
+        "https://cdn.example.com/images/my%20photo%2C%20final.jpg"
+    );
+    let img = element(&cdn.image(path).width(300).to_html(), "img").unwrap();
+    let candidates: Vec<&str> = img["srcset"].split(", ").collect();
+    assert_eq!(candidates.len(), srcset_widths(&img["srcset"]).len());
+    for candidate in candidates {
+        let (url, descriptor) = candidate.split_once(' ').expect("url and width");
+        assert!(
+            descriptor.ends_with('w') && !descriptor.contains(' '),
+            "{candidate}"
+        );
+        let (url_path, query) = split(url);
+        let url_path = url_path.trim_start_matches("https://cdn.example.com");
+        assert_eq!(url_path, "/images/my%20photo%2C%20final.jpg");
+        cdn.verify_transform(url_path, query).unwrap();
+        cdn.verify_transform(path, query).unwrap();
+    }
 }

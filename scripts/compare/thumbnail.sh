@@ -28,9 +28,14 @@ ours_bin="$root/target/release/examples/thumbnail"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/in" "$work/ours" "$work/vips"
+# A running number keeps every stem unique: vipsthumbnail names its output by stem
+# (%s), so a.jpg and a.png would otherwise overwrite each other.
+i=0
 for c in $(seq 1 "$copies"); do
   for f in "$images"/*.jpg "$images"/*.jpeg "$images"/*.png "$images"/*.webp; do
-    [ -f "$f" ] && cp "$f" "$work/in/$c-$(basename "$f")"
+    [ -f "$f" ] || continue
+    i=$((i + 1))
+    cp "$f" "$work/in/$i-$(basename "$f")"
   done
 done
 files=("$work"/in/*)
@@ -81,6 +86,9 @@ def measure(directory):
                 dims[(w & 0x3fff, h & 0x3fff)] = dims.get((w & 0x3fff, h & 0x3fff), 0) + 1
     return files, image, dims
 
+for directory in (ours_dir, vips_dir):
+    if len(os.listdir(directory)) != n:
+        sys.exit(f'{directory}: {len(os.listdir(directory))} outputs for {n} inputs')
 of, oi, od = measure(ours_dir)
 vf, vi, vd = measure(vips_dir)
 ours_rate, vips_rate = n / (ours_ns / 1e9), n / (vips_ns / 1e9)

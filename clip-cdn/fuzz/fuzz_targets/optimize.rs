@@ -18,6 +18,7 @@ fuzz_target!(|data: &[u8]| {
         format,
         fit,
         progressive: pick & 0x40 != 0,
+        enlarge: pick & 0x20 != 0,
         max_pixels: 4_000_000,
         ..Default::default()
     };

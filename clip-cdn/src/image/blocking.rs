@@ -31,14 +31,20 @@ impl Optimizer {
         options: ImageOptions,
     ) -> Result<Optimized> {
         let bytes = bytes.into();
-        let _permit = self
+        let permit = self
             .permits
-            .acquire()
+            .clone()
+            .acquire_owned()
             .await
             .map_err(|_| Error::WorkerStopped("the optimizer was closed".into()))?;
-        tokio::task::spawn_blocking(move || optimize(&bytes, &options))
-            .await
-            .map_err(|e| Error::WorkerStopped(e.to_string()))?
+        // The permit lives on the blocking thread: a caller that gives up (a request
+        // timeout) cannot free the slot while the CPU work it started goes on.
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            optimize(&bytes, &options)
+        })
+        .await
+        .map_err(|e| Error::WorkerStopped(e.to_string()))?
     }
 
     /// Slots free right now.

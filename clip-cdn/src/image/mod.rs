@@ -106,7 +106,8 @@ pub struct ImageOptions {
     pub fit: Fit,
     /// Allow the output to be larger than the source. Default false.
     pub enlarge: bool,
-    /// Refuse sources with more pixels than this, from the header. Default 50 megapixels.
+    /// Refuse sources (from the header) and outputs with more pixels than this.
+    /// Default 50 megapixels.
     pub max_pixels: u64,
 }
 
@@ -193,6 +194,16 @@ pub fn optimize(bytes: &[u8], options: &ImageOptions) -> Result<Optimized> {
         options.fit,
         options.enlarge,
     );
+    // Only `enlarge` can grow the output past the source; bound it like the source so
+    // `width: Some(1_000_000)` is an error, not a multi-gigabyte allocation.
+    let output_pixels = u64::from(upright.width) * u64::from(upright.height);
+    if output_pixels > options.max_pixels {
+        return Err(Error::InvalidOptions(format!(
+            "output of {}x{} = {output_pixels} pixels is above max_pixels ({}): \
+             ask for a smaller size",
+            upright.width, upright.height, options.max_pixels
+        )));
+    }
     let stored = if transposed {
         upright.transposed()
     } else {

@@ -23,6 +23,8 @@ pub struct Behaviour {
     pub retry_after: Option<u64>,
     pub delay: Duration,
     pub missing: bool,
+    /// Serve this many bytes in 1 KiB chunks with no `Content-Length` (0: the normal body).
+    pub streamed_bytes: usize,
 }
 
 #[derive(Default)]
@@ -128,6 +130,15 @@ async fn serve(State(state): State<Arc<OriginState>>, uri: Uri) -> Response<Body
             r = r.header("retry-after", s.to_string());
         }
         return r.body(Body::from("try later")).unwrap();
+    }
+    if b.streamed_bytes > 0 {
+        let chunks = (0..b.streamed_bytes.div_ceil(1024)).map(move |i| {
+            let len = (b.streamed_bytes - i * 1024).min(1024);
+            Ok::<_, std::io::Error>(vec![b'x'; len])
+        });
+        return Response::builder()
+            .body(Body::from_stream(futures_util::stream::iter(chunks)))
+            .unwrap();
     }
     Response::builder()
         .header("content-type", "text/plain")

@@ -3,7 +3,6 @@
 //! concurrent misses share one fetch.
 
 use std::collections::HashMap;
-use std::path::{Component, Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
@@ -18,9 +17,11 @@ use crate::config::CdnConfig;
 use crate::error::{Error, Result};
 use crate::image_url::ImageUrl;
 use crate::manifest::{Manifest, normalize};
-use crate::retry;
 use crate::stats::{CdnStats, Counters, PreloadReport, Source};
 use crate::transform::{self, TransformRequest};
+use crate::url_path::{encode_path, has_dot_segment};
+
+mod sources;
 
 /// A fetched asset.
 #[derive(Debug, Clone, PartialEq)]
@@ -54,7 +55,9 @@ struct Inner {
     origin_host: Option<String>,
     manifest: RwLock<Arc<Manifest>>,
     cache: Cache<Key, Asset>,
-    in_flight: Mutex<HashMap<Key, InFlight>>,
+    /// Fetches under way, each tagged with its id so only its own task removes it.
+    in_flight: Mutex<HashMap<Key, (u64, InFlight)>>,
+    next_fetch_id: AtomicU64,
     /// Bumped by every invalidation: a fetch that started before one does not fill the cache.
     generation: AtomicU64,
     http: reqwest::Client,
@@ -86,26 +89,6 @@ fn host_of(url: &Option<String>) -> Option<String> {
     ))
 }
 
-fn content_type_of(path: &str) -> Option<String> {
-    let ext = Path::new(path).extension()?.to_str()?.to_ascii_lowercase();
-    let mime = match ext.as_str() {
-        "jpg" | "jpeg" => "image/jpeg",
-        "png" => "image/png",
-        "webp" => "image/webp",
-        "gif" => "image/gif",
-        "svg" => "image/svg+xml",
-        "avif" => "image/avif",
-        "css" => "text/css",
-        "js" | "mjs" => "text/javascript",
-        "json" => "application/json",
-        "html" => "text/html",
-        "woff2" => "font/woff2",
-        "mp4" => "video/mp4",
-        _ => return None,
-    };
-    Some(mime.to_owned())
-}
-
 impl Cdn {
     /// Builds the manager from a validated config. Needs no runtime until `fetch`.
     pub fn new(config: CdnConfig) -> Result<Cdn> {
@@ -130,6 +113,7 @@ impl Cdn {
             manifest: RwLock::new(Arc::new(Manifest::new())),
             cache,
             in_flight: Mutex::new(HashMap::new()),
+            next_fetch_id: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             http,
             breakers: Breakers::new(config.breaker_failures, config.breaker_cooldown),
@@ -159,15 +143,17 @@ impl Cdn {
     /// Installs a manifest (e.g. after a deploy) and invalidates the cached assets whose
     /// hash changed or that it no longer lists; returns those paths.
     pub async fn set_manifest(&self, manifest: Manifest) -> Vec<String> {
+        let new = Arc::new(manifest);
         let old = {
             let mut slot = self
                 .inner
                 .manifest
                 .write()
                 .unwrap_or_else(|p| p.into_inner());
-            std::mem::replace(&mut *slot, Arc::new(manifest))
+            std::mem::replace(&mut *slot, new.clone())
         };
-        let changed = old.changed_in(&self.manifest());
+        // Compared with the manifest installed here, not whatever a concurrent call installed since.
+        let changed = old.changed_in(&new);
         for path in &changed {
             self.invalidate(path).await;
         }
@@ -204,7 +190,7 @@ impl Cdn {
         let base = self.serving_base();
         let mut out = String::with_capacity(base.len() + path.len() + 16);
         out.push_str(base);
-        out.push_str(&path);
+        out.push_str(&encode_path(&path));
         if let Some(v) = manifest.version(&path) {
             out.push_str("?v=");
             out.push_str(v);
@@ -221,17 +207,28 @@ impl Cdn {
     /// it when it carries a valid signature or stays within the allow-lists.
     pub fn verify_transform(&self, path: &str, query: &str) -> Result<TransformRequest> {
         let request = transform::parse_query(query)?;
-        transform::check(&self.inner.config, &normalize(path), &request)?;
+        // Signatures cover the path as it is written in the URL (percent-encoded).
+        let path = encode_path(&normalize(path));
+        transform::check(&self.inner.config, &path, query, &request)?;
         Ok(request)
     }
 
     /// Fetches `path`: the memory cache, else CDN -> origin -> local directory, each HTTP
     /// source with retries behind its circuit breaker. Concurrent misses of one asset share
-    /// one fetch; each caller waits at most `coalesce_timeout` for it.
+    /// one fetch; each caller waits at most `coalesce_timeout` for it. A path with a `.`
+    /// or `..` segment (also percent-encoded) is refused with [`Error::BadPath`].
     pub async fn fetch(&self, path: &str) -> Result<Asset> {
         let inner = &self.inner;
         inner.counters.request();
         let path = normalize(path);
+        if has_dot_segment(&path) {
+            return Err(Error::BadPath {
+                path,
+                reason: "it has a '.' or '..' segment (URL parsing would resolve it, \
+                         possibly outside CDN_BASE_URL / CDN_ORIGIN_URL): pass the asset's own path"
+                    .into(),
+            });
+        }
         let version = self.manifest().version(&path).map(str::to_owned);
         let key = Key { path, version };
         if let Some(mut asset) = inner.cache.get(&key).await {
@@ -241,12 +238,13 @@ impl Cdn {
         }
         let shared = {
             let mut in_flight = inner.in_flight.lock().unwrap_or_else(|p| p.into_inner());
-            if let Some(f) = in_flight.get(&key) {
+            if let Some((_, f)) = in_flight.get(&key) {
                 inner.counters.coalesced();
                 f.clone()
             } else {
                 // The fetch runs as its own task: a caller that gives up does not cancel it for the others.
-                let task = tokio::spawn(Inner::fetch_and_cache(inner.clone(), key.clone()));
+                let id = inner.next_fetch_id.fetch_add(1, Relaxed);
+                let task = tokio::spawn(Inner::fetch_and_cache(inner.clone(), key.clone(), id));
                 let path = key.path.clone();
                 let f = async move {
                     task.await.unwrap_or_else(|e| {
@@ -258,7 +256,7 @@ impl Cdn {
                 }
                 .boxed()
                 .shared();
-                in_flight.insert(key.clone(), f.clone());
+                in_flight.insert(key.clone(), (id, f.clone()));
                 f
             }
         };
@@ -332,12 +330,14 @@ impl Cdn {
     /// Empties the cache.
     pub async fn invalidate_all(&self) {
         self.inner.generation.fetch_add(1, Relaxed);
+        self.forget_in_flight(|_| true);
         self.inner.cache.invalidate_all();
         self.inner.cache.run_pending_tasks().await;
     }
 
     async fn invalidate_where(&self, keep_out: impl Fn(&Key) -> bool + Send + Sync + 'static) {
         self.inner.generation.fetch_add(1, Relaxed);
+        self.forget_in_flight(&keep_out);
         // Predicates are only refused when closures were not enabled at build time (they are).
         if self
             .inner
@@ -348,6 +348,16 @@ impl Cdn {
             self.inner.cache.invalidate_all();
         }
         self.inner.cache.run_pending_tasks().await;
+    }
+
+    /// Fetches that started before an invalidation carry the old content: later callers
+    /// must start their own instead of joining them (the old ones finish for their waiters).
+    fn forget_in_flight(&self, invalidated: impl Fn(&Key) -> bool) {
+        self.inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|key, _| !invalidated(key));
     }
 
     /// Counters since start, the circuits and the last preload.
@@ -386,7 +396,15 @@ impl Cdn {
 }
 
 impl Inner {
-    async fn fetch_and_cache(self: Arc<Inner>, key: Key) -> Result<Asset> {
+    async fn fetch_and_cache(self: Arc<Inner>, key: Key, id: u64) -> Result<Asset> {
+        // Removes the in-flight entry however this task ends: finished, panicked, or
+        // cancelled by its runtime shutting down. Left behind, the entry would hand every
+        // later caller of this key the dead task's error forever.
+        let _in_flight = InFlightEntry {
+            inner: self.clone(),
+            key: key.clone(),
+            id,
+        };
         let generation = self.generation.load(Relaxed);
         let result = self.fetch_uncached(&key).await;
         if let Ok(asset) = &result
@@ -396,154 +414,30 @@ impl Inner {
             // Keeps entry_count/weighted_size (stats) current; once per miss, off the hit path.
             self.cache.run_pending_tasks().await;
         }
-        self.in_flight
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&key);
         result
     }
-
-    async fn fetch_uncached(&self, key: &Key) -> Result<Asset> {
-        let mut last =
-            String::from("no source configured: set CDN_BASE_URL, CDN_ORIGIN_URL or CDN_LOCAL_DIR");
-        let mut fell_back = false;
-        let mut query = String::new();
-        if let Some(v) = &key.version {
-            query = format!("?v={v}");
-        }
-        let remotes = [
-            (
-                Source::Cdn,
-                self.config
-                    .base_url
-                    .as_ref()
-                    .filter(|_| self.config.enabled),
-                &self.cdn_host,
-            ),
-            (
-                Source::Origin,
-                self.config.origin_url.as_ref(),
-                &self.origin_host,
-            ),
-        ];
-        for (source, base, host) in remotes {
-            let (Some(base), Some(host)) = (base, host) else {
-                continue;
-            };
-            let url = format!("{base}{}{query}", key.path);
-            let started = Instant::now();
-            match self.fetch_http(source, host, &url).await {
-                Ok(body) => {
-                    self.counters.served(source, fell_back, started.elapsed());
-                    return Ok(self.asset(key, body.bytes, body.content_type, source));
-                }
-                Err(message) => {
-                    self.counters.source_failed(source);
-                    tracing::warn!(source = source.label(), %message, "asset source failed, falling back");
-                    last = message;
-                    fell_back = true;
-                }
-            }
-        }
-        if let Some(dir) = &self.config.local_dir {
-            let started = Instant::now();
-            match local_file(dir, &key.path) {
-                Some(file) => match tokio::fs::read(&file).await {
-                    Ok(bytes) => {
-                        self.counters
-                            .served(Source::Local, fell_back, started.elapsed());
-                        return Ok(self.asset(
-                            key,
-                            Bytes::from(bytes),
-                            content_type_of(&key.path),
-                            Source::Local,
-                        ));
-                    }
-                    Err(e) => {
-                        self.counters.source_failed(Source::Local);
-                        last = format!("{}: {e}", file.display());
-                    }
-                },
-                None => last = format!("{} is not a plain relative path", key.path),
-            }
-        }
-        self.counters.unavailable();
-        Err(Error::Unavailable {
-            path: key.path.clone(),
-            last,
-        })
-    }
-
-    fn asset(
-        &self,
-        key: &Key,
-        bytes: Bytes,
-        content_type: Option<String>,
-        source: Source,
-    ) -> Asset {
-        Asset {
-            path: key.path.clone(),
-            version: key.version.clone(),
-            bytes,
-            content_type,
-            source,
-            from_cache: false,
-        }
-    }
-
-    async fn fetch_http(
-        &self,
-        source: Source,
-        host: &str,
-        url: &str,
-    ) -> Result<retry::Body, String> {
-        if !self.breakers.allow(host) {
-            return Err(format!("circuit open for {host}: skipped"));
-        }
-        match retry::get(&self.http, url, &self.config, || self.counters.retry()).await {
-            Ok(body) => {
-                if self.breakers.state(host) != BreakerState::Closed {
-                    metrics::gauge!("clip_cdn_breaker_open", "source" => source.label()).set(0.0);
-                }
-                self.breakers.success(host);
-                Ok(body)
-            }
-            Err(failure) => {
-                if !failure.unhealthy {
-                    // A 404 or 403 is the host answering: healthy, and it settles a probe.
-                    self.breakers.success(host);
-                } else if self.breakers.failure(host) {
-                    tracing::warn!(%host, "circuit opened");
-                    metrics::gauge!("clip_cdn_breaker_open", "source" => source.label()).set(1.0);
-                }
-                Err(failure.message)
-            }
-        }
-    }
 }
 
-/// `dir` joined with `path`, refusing anything but plain names (no `..`, no absolute parts).
-fn local_file(dir: &Path, path: &str) -> Option<PathBuf> {
-    let relative = Path::new(path.trim_start_matches('/'));
-    relative
-        .components()
-        .all(|c| matches!(c, Component::Normal(_)))
-        .then(|| dir.join(relative))
-        .filter(|_| !path.contains('\0'))
+/// The in-flight slot of one fetch task; dropping it frees the key for the next miss.
+struct InFlightEntry {
+    inner: Arc<Inner>,
+    key: Key,
+    id: u64,
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn local_paths_stay_inside_the_directory() {
-        let dir = Path::new("/srv/assets");
-        assert_eq!(
-            local_file(dir, "/images/a.jpg"),
-            Some(PathBuf::from("/srv/assets/images/a.jpg"))
-        );
-        assert_eq!(local_file(dir, "/../etc/passwd"), None);
-        assert_eq!(local_file(dir, "/images/../../x"), None);
+impl Drop for InFlightEntry {
+    fn drop(&mut self) {
+        let mut in_flight = self
+            .inner
+            .in_flight
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
+        // After an invalidation the slot may hold a newer fetch of the same key: keep it.
+        if in_flight
+            .get(&self.key)
+            .is_some_and(|(id, _)| *id == self.id)
+        {
+            in_flight.remove(&self.key);
+        }
     }
 }
