@@ -249,14 +249,14 @@ where
                     finished: false,
                 })
             }
-            Err(AcquireError::Connect(e)) => {
+            Err(PoolError::Connect(e)) => {
                 c.connect_failures.fetch_add(1, Relaxed);
-                Err(AcquireError::Connect(e))
+                Err(PoolError::Connect(e))
             }
-            Err(AcquireError::Timeout { .. }) => {
+            Err(PoolError::Timeout { .. }) => {
                 c.timeouts.fetch_add(1, Relaxed);
                 inner.metrics.timeouts.increment(1);
-                Err(AcquireError::Timeout {
+                Err(PoolError::Timeout {
                     waited,
                     waiting: c.waiting.load(Relaxed) as usize,
                     max_connections: inner.config.max_connections,
@@ -279,7 +279,7 @@ where
         // While the database is known to be down, fail at once with its error; one call per
         // back-off period goes through and probes.
         if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
-            return Err(AcquireError::Connect(e));
+            return Err(PoolError::Connect(e));
         }
         // bb8 lets a caller that arrives as a connection comes back take it ahead of the
         // waiter it woke, so under load some waiters starve until they time out. A fair
@@ -322,14 +322,14 @@ where
             let mut failed = pin!(failed);
             failed.as_mut().enable();
             if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
-                return Err(AcquireError::Connect(e));
+                return Err(PoolError::Connect(e));
             }
             tokio::select! {
                 biased;
                 r = &mut wait => return r.map_err(|_| AcquireError::timeout()),
                 () = failed => {
                     if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
-                        return Err(AcquireError::Connect(e));
+                        return Err(PoolError::Connect(e));
                     }
                 }
             }
@@ -368,31 +368,20 @@ where
 impl<M: Manager> Inner<M> {
     /// Opens one connection and hands it to bb8 (dropped when the pool is already full).
     pub async fn open_one(&self) -> Result<(), ConnectError> {
-        match self.managed.open().await {
-            Ok(conn) => {
-                let _ = self.bb8.add(conn);
-                Ok(())
-            }
-            Err(e) => Err(e),
-        }
+        let conn = self.managed.open().await?;
+        // A full pool refuses it; dropping it closes it.
+        let _ = self.bb8.add(conn);
+        Ok(())
     }
 }
 
-/// Why no connection could be lent.
-#[derive(Debug)]
-pub(crate) enum AcquireError {
-    Timeout {
-        waited: Duration,
-        waiting: usize,
-        max_connections: u32,
-    },
-    Connect(ConnectError),
-}
+/// Why no connection could be lent: a `PoolError` with no closure error possible.
+pub(crate) type AcquireError = PoolError<std::convert::Infallible>;
 
 impl AcquireError {
     /// A timeout whose figures `acquire` fills in.
     fn timeout() -> Self {
-        AcquireError::Timeout {
+        PoolError::Timeout {
             waited: Duration::ZERO,
             waiting: 0,
             max_connections: 0,
@@ -402,18 +391,7 @@ impl AcquireError {
 
 impl<E> PoolError<E> {
     pub(crate) fn from_acquire(e: AcquireError) -> Self {
-        match e {
-            AcquireError::Timeout {
-                waited,
-                waiting,
-                max_connections,
-            } => PoolError::Timeout {
-                waited,
-                waiting,
-                max_connections,
-            },
-            AcquireError::Connect(e) => PoolError::Connect(e),
-        }
+        e.map_query(|never| match never {})
     }
 }
 
