@@ -227,10 +227,7 @@ impl LocalPostgres {
 
     /// The URL with the given query string (e.g. `sslmode=verify-full&sslrootcert=...`).
     pub fn url_with(&self, query: &str) -> String {
-        format!(
-            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/postgres?{query}",
-            self.port
-        )
+        loopback_url(self.port, query)
     }
 
     /// The directory holding this cluster's files.
@@ -367,10 +364,7 @@ impl LocalPgbouncer {
 
     /// A URL through pgbouncer, with the given query string.
     pub fn url_with(&self, query: &str) -> String {
-        format!(
-            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/postgres?{query}",
-            self.port
-        )
+        loopback_url(self.port, query)
     }
 
     /// The directory holding pgbouncer's files.
@@ -388,6 +382,11 @@ impl Drop for LocalPgbouncer {
             let _ = child.wait();
         }
     }
+}
+
+/// The URL of database `postgres` on a loopback port, as [`USER`], with a query string.
+fn loopback_url(port: u16, query: &str) -> String {
+    format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{port}/postgres?{query}")
 }
 
 /// The PostgreSQL server binaries: `$PG_BINDIR`, `pg_config --bindir`, then `initdb` on PATH.
@@ -577,8 +576,7 @@ async fn wait_ready(
     let started = Instant::now();
     let limit = Duration::from_secs(30);
     loop {
-        let url =
-            format!("postgres://{USER}:{PASSWORD}@127.0.0.1:{port}/postgres?connect_timeout=2");
+        let url = loopback_url(port, "connect_timeout=2");
         if let Ok((client, conn)) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await {
             tokio::spawn(conn);
             if client.simple_query("SELECT 1").await.is_ok() {

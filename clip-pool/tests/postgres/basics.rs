@@ -62,13 +62,8 @@ async fn execute_returns_the_closures_value_and_stats_add_up_under_concurrency()
 #[tokio::test]
 async fn statements_are_prepared_once_per_connection() {
     let pg = LocalPostgres::start().await.unwrap();
-    let cfg = PoolConfig {
-        max_connections: 1,
-        pool_size: 1,
-        min_connections: 1,
-        ..config(1)
-    };
-    let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    // config(1) is one connection: floor, target and ceiling.
+    let pool = postgres::connect(&pg.url(), config(1)).await.unwrap();
     // The server saw one prepared statement for the text, however many times it ran.
     let prepared: i64 = pool
         .execute(async |c| {
@@ -92,13 +87,8 @@ async fn statements_are_prepared_once_per_connection() {
 #[tokio::test]
 async fn a_statement_cached_before_a_schema_change_is_prepared_again() {
     let pg = LocalPostgres::start().await.unwrap();
-    let cfg = PoolConfig {
-        max_connections: 1,
-        pool_size: 1,
-        min_connections: 1,
-        ..config(1)
-    };
-    let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    // config(1) is one connection: floor, target and ceiling.
+    let pool = postgres::connect(&pg.url(), config(1)).await.unwrap();
     let columns = async |c: &mut postgres::PgConnection| {
         c.query_one("SELECT * FROM m", &[]).await.map(|r| r.len())
     };
@@ -183,13 +173,8 @@ async fn exhaustion_times_out_with_the_waiting_count_visible() {
 #[tokio::test]
 async fn a_call_dropped_mid_query_never_hands_its_connection_on() {
     let pg = LocalPostgres::start().await.unwrap();
-    let cfg = PoolConfig {
-        min_connections: 1,
-        pool_size: 1,
-        max_connections: 1,
-        ..config(1)
-    };
-    let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    // config(1) is one connection: floor, target and ceiling.
+    let pool = postgres::connect(&pg.url(), config(1)).await.unwrap();
     pool.execute(async |c| c.batch_execute("CREATE TABLE t (v int)").await)
         .await
         .unwrap();

@@ -22,3 +22,12 @@ pub fn config(max: u32) -> PoolConfig {
         ..PoolConfig::default()
     }
 }
+
+/// `n` connections opened at start and kept: floor, target and ceiling alike.
+pub fn fixed(n: u32) -> PoolConfig {
+    PoolConfig {
+        min_connections: n,
+        pool_size: n,
+        ..config(n)
+    }
+}

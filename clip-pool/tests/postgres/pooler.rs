@@ -1,8 +1,8 @@
+use clip_pool::PoolError;
 use clip_pool::launcher::{LocalPgbouncer, LocalPostgres};
 use clip_pool::postgres::{self, StatementMode};
-use clip_pool::{PoolConfig, PoolError};
 
-use crate::config;
+use crate::fixed;
 
 /// pgbouncer in transaction mode with two server connections shared by four clients.
 async fn bouncer() -> (LocalPostgres, LocalPgbouncer) {
@@ -11,21 +11,12 @@ async fn bouncer() -> (LocalPostgres, LocalPgbouncer) {
     (pg, bouncer)
 }
 
-fn four_connections() -> PoolConfig {
-    PoolConfig {
-        min_connections: 4,
-        pool_size: 4,
-        max_connections: 4,
-        ..config(4)
-    }
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_transaction_pooler_mode_works_through_pgbouncer() {
     let (_pg, bouncer) = bouncer().await;
     let pool = postgres::connect(
         &bouncer.url_with("sslmode=disable&pgbouncer=true"),
-        four_connections(),
+        fixed(4),
     )
     .await
     .unwrap();
@@ -57,7 +48,7 @@ async fn the_transaction_pooler_mode_works_through_pgbouncer() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_default_mode_fails_through_pgbouncer_and_says_why() {
     let (_pg, bouncer) = bouncer().await;
-    let pool = postgres::connect(&bouncer.url_with("sslmode=disable"), four_connections())
+    let pool = postgres::connect(&bouncer.url_with("sslmode=disable"), fixed(4))
         .await
         .unwrap();
     // A statement prepared on one server connection is missing on the other: as soon as
