@@ -19,7 +19,6 @@ pg_bindir >/dev/null || need+=(postgresql)
 have pgbouncer || need+=(pgbouncer)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have openssl || need+=(openssl)
-have runuser || need+=(util-linux)
 
 if [ "${1:-}" = "--compare" ]; then
     have wrk || need+=(wrk)
