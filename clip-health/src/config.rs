@@ -141,6 +141,28 @@ mod tests {
         );
     }
 
+    /// Vite bundles every `VITE_*` variable into the public JavaScript: a token under that
+    /// prefix is refused, naming the variable to rename, never echoing the value.
+    #[test]
+    fn the_token_is_never_read_from_a_vite_variable() {
+        for var in [
+            "VITE_HEALTH_DETAILS_TOKEN",
+            "VITE_HEALTH_DETAILS_TOKEN_FILE",
+        ] {
+            let result = HealthConfig::from_lookup(env(&[(var, "s3cret-from-vite")]));
+            let err = result.expect_err(var).to_string();
+            assert!(err.contains(var), "{err}");
+            assert!(err.contains("HEALTH_DETAILS_TOKEN"), "{err}");
+            assert!(!err.contains("s3cret-from-vite"), "{err}");
+        }
+        // Even beside the plain variable: the secret under the public prefix must go.
+        let result = HealthConfig::from_lookup(env(&[
+            ("HEALTH_DETAILS_TOKEN", "s3cret"),
+            ("VITE_HEALTH_DETAILS_TOKEN", "s3cret"),
+        ]));
+        assert!(result.is_err());
+    }
+
     #[test]
     fn errors_name_the_variable() {
         let err = HealthConfig::from_lookup(env(&[("VITE_HEALTH_CACHE_TTL", "1s")])).unwrap_err();

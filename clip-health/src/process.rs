@@ -434,6 +434,25 @@ mod tests {
         assert_eq!(sample.memory_usage_percent, Some(25.0));
     }
 
+    /// Two scrapers (an HA Prometheus pair, a `curl /metrics`) must read the same CPU figure:
+    /// reading it does not restart its window.
+    #[test]
+    fn reading_the_cpu_figure_does_not_reset_it() {
+        let s = Scratch::new("reread");
+        s.write("proc/uptime", "1010.00 5.00\n");
+        s.write(
+            "proc/self/stat",
+            "7 (app) S 1 7 7 0 -1 0 0 0 0 0 250 250 0 0 20 0 1 0 1000 0 0",
+        );
+        s.write("proc/self/cgroup", "0::/app\n");
+        s.write("cg/app/cpu.max", "50000 100000\n");
+        let p = ProcessMetrics::with_roots(s.0.join("proc"), s.0.join("proc/self"), s.0.join("cg"));
+        let first = p.sample().cpu_usage_percent;
+        let second = p.sample().cpu_usage_percent;
+        assert_eq!(first, Some(1.0));
+        assert_eq!(second, first, "the second reader saw the first one's window reset");
+    }
+
     #[test]
     fn missing_files_read_as_none_not_zero() {
         let p = ProcessMetrics::with_roots("/nonexistent", "/nonexistent/self", "/nonexistent/cg");

@@ -267,3 +267,28 @@ async fn a_request_dropped_by_its_client_counts_as_499() {
     }
     assert_eq!(seen, Some(1.0));
 }
+
+/// The Prometheus process collector's names, so stock dashboards and `rate()` work.
+#[tokio::test]
+async fn the_standard_process_metrics_are_exported() {
+    let addr = serve().await;
+    let m = scrape(&reqwest::Client::new(), addr).await;
+    let kind = |name: &str| m.types.get(name).map(String::as_str);
+    assert_eq!(kind("process_cpu_seconds_total"), Some("counter"));
+    assert_eq!(kind("process_resident_memory_bytes"), Some("gauge"));
+    assert_eq!(kind("process_start_time_seconds"), Some("gauge"));
+
+    let cpu = m.value("process_cpu_seconds_total", &[]).expect("cpu counter");
+    assert!(cpu > 0.0, "this test binary has used CPU: {cpu}");
+    let rss = m.value("process_resident_memory_bytes", &[]).expect("rss");
+    assert!(rss > 1_000_000.0, "rss {rss}");
+    let started = m.value("process_start_time_seconds", &[]).expect("start time");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("clock after 1970")
+        .as_secs_f64();
+    assert!(
+        started <= now + 1.0 && started > now - 3600.0,
+        "this test binary started within the hour: {started} (now {now})"
+    );
+}
