@@ -1,10 +1,11 @@
-//! One registered check: its settings, and how it runs (under its timeout, behind a panic guard).
+//! One registered check: its settings, and how one run of it is guarded (timeout, panics, blocking).
 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::{CheckOutcome, Criticality};
@@ -99,29 +100,71 @@ impl Check {
         format!("{}:{}", self.name, self.measurement)
     }
 
-    /// Runs the check once on its own task, so that neither a panic nor a hang escapes:
-    /// a timeout reads `fail` with output "timeout ..", a panic `fail` with its message.
-    pub(crate) async fn run_guarded(&self) -> CheckOutcome {
-        let task = AbortOnDrop(tokio::spawn((self.run)()));
-        match tokio::time::timeout(self.timeout, task.wait()).await {
+    /// Runs the check once, guarded, and always ends within the check's timeout:
+    /// - the closure is called on tokio's blocking pool, so a panic or a blocking call in its
+    ///   synchronous part (before it returns its future) reaches neither the caller nor the
+    ///   async workers that answer liveness;
+    /// - its future runs on a task of its own, aborted when the timeout fires;
+    /// - a timeout reads `fail` with output "timeout ..", a panic `fail` with its message.
+    ///
+    /// `closure_busy` is the slot's flag for "a call of the closure has not returned yet": while
+    /// it is set (a call blocked past an earlier timeout), the closure is not called again, so a
+    /// check that blocks forever holds one blocking thread, not one per probe.
+    pub(crate) async fn run_guarded(&self, closure_busy: &Arc<AtomicBool>) -> CheckOutcome {
+        if closure_busy.swap(true, Ordering::AcqRel) {
+            return CheckOutcome::fail(
+                "blocked: the previous call of this check's closure has not returned yet \
+                 (it blocks its thread before returning a future)",
+            );
+        }
+        let run = self.run.clone();
+        let busy = closure_busy.clone();
+        let guarded = async move {
+            let future = tokio::task::spawn_blocking(move || {
+                let _done = ClearOnDrop(busy);
+                run()
+            })
+            .await?;
+            AbortOnDrop(tokio::spawn(future)).wait().await
+        };
+        match tokio::time::timeout(self.timeout, guarded).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(join_error)) if join_error.is_panic() => {
-                let payload = join_error.into_panic();
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".to_owned());
-                CheckOutcome::fail(format!("check panicked: {message}"))
+                CheckOutcome::fail(format!("check panicked: {}", panic_message(join_error)))
             }
             Ok(Err(_cancelled)) => {
                 CheckOutcome::fail("check was cancelled (runtime shutting down)")
             }
-            Err(_elapsed) => CheckOutcome::fail(format!(
-                "timeout: no answer within {} ms",
-                self.timeout.as_millis()
-            )),
+            Err(_elapsed) => {
+                let still_blocked = if closure_busy.load(Ordering::Acquire) {
+                    " (its closure is still blocked before returning a future)"
+                } else {
+                    ""
+                };
+                CheckOutcome::fail(format!(
+                    "timeout: no answer within {} ms{still_blocked}",
+                    self.timeout.as_millis()
+                ))
+            }
         }
+    }
+}
+
+fn panic_message(join_error: tokio::task::JoinError) -> String {
+    let payload = join_error.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+/// Clears the "closure running" flag when the closure returns or unwinds.
+struct ClearOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -138,8 +181,8 @@ impl fmt::Debug for Check {
     }
 }
 
-/// Aborts the check's task when the caller stops waiting (timeout, or the HTTP request went away),
-/// so a hung check does not pile up tasks.
+/// Aborts the check's task when its run stops waiting for it (the timeout fired), so a hung
+/// check does not pile up tasks.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
 impl<T> AbortOnDrop<T> {

@@ -450,7 +450,10 @@ mod tests {
         let first = p.sample().cpu_usage_percent;
         let second = p.sample().cpu_usage_percent;
         assert_eq!(first, Some(1.0));
-        assert_eq!(second, first, "the second reader saw the first one's window reset");
+        assert_eq!(
+            second, first,
+            "the second reader saw the first one's window reset"
+        );
     }
 
     #[test]

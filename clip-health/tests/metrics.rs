@@ -278,11 +278,15 @@ async fn the_standard_process_metrics_are_exported() {
     assert_eq!(kind("process_resident_memory_bytes"), Some("gauge"));
     assert_eq!(kind("process_start_time_seconds"), Some("gauge"));
 
-    let cpu = m.value("process_cpu_seconds_total", &[]).expect("cpu counter");
+    let cpu = m
+        .value("process_cpu_seconds_total", &[])
+        .expect("cpu counter");
     assert!(cpu > 0.0, "this test binary has used CPU: {cpu}");
     let rss = m.value("process_resident_memory_bytes", &[]).expect("rss");
     assert!(rss > 1_000_000.0, "rss {rss}");
-    let started = m.value("process_start_time_seconds", &[]).expect("start time");
+    let started = m
+        .value("process_start_time_seconds", &[])
+        .expect("start time");
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .expect("clock after 1970")

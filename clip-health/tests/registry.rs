@@ -368,3 +368,29 @@ async fn background_refresh_keeps_the_cache_warm_without_probes() {
         .expect("refresher ends when the registry is dropped")
         .expect("refresher did not panic");
 }
+
+#[tokio::test]
+async fn refresh_joins_a_run_already_in_progress() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let health = HealthRegistry::builder()
+        .check(
+            "postgres",
+            Critical,
+            Duration::from_secs(1),
+            counting_check(&calls, Duration::from_millis(200)),
+        )
+        .cache_ttl(Duration::ZERO)
+        .build();
+    let probe = tokio::spawn({
+        let health = health.clone();
+        async move { health.readiness().await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    health.refresh().await;
+    assert_eq!(probe.await.expect("probe").status, Pass);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "refresh waited for the probe's run instead of running again behind it"
+    );
+}
