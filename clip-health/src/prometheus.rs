@@ -95,7 +95,7 @@ pub fn describe() {
     // Percent gauges get no unit: the exporter would rename them to `_ratio`.
     describe_gauge!(
         "clip_process_cpu_usage_percent",
-        "CPU used by this process, in percent of its CPU limit (cgroup quota, else available CPUs)"
+        "CPU used by this process over the last 15 s, in percent of its CPU limit (cgroup quota, else available CPUs)"
     );
     describe_gauge!(
         "clip_process_memory_usage_percent",
