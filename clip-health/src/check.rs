@@ -12,7 +12,7 @@ use crate::{CheckOutcome, Criticality};
 
 type BoxedRun = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = CheckOutcome> + Send>> + Send + Sync>;
 
-/// A named dependency check with its criticality, timeout and reporting options.
+/// A named dependency check with its criticality, timeout, readiness and reporting options.
 ///
 /// [`HealthRegistryBuilder::check`](crate::HealthRegistryBuilder::check) covers the common case;
 /// build a `Check` directly for the options:
@@ -27,7 +27,8 @@ type BoxedRun = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = CheckOutcome> + Send
 /// })
 /// .measurement("length")
 /// .component_type("component")
-/// .failure_threshold(3);
+/// .failure_threshold(3)
+/// .affects_readiness(false); // a long queue is no reason to leave the load balancer
 /// let health = HealthRegistry::builder().with_check(queue).build();
 /// # let _ = health;
 /// ```
@@ -35,6 +36,7 @@ type BoxedRun = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = CheckOutcome> + Send
 pub struct Check {
     pub(crate) name: Cow<'static, str>,
     pub(crate) criticality: Criticality,
+    pub(crate) affects_readiness: bool,
     pub(crate) timeout: Duration,
     pub(crate) failure_threshold: u32,
     pub(crate) measurement: Cow<'static, str>,
@@ -65,12 +67,27 @@ impl Check {
         Self {
             name: name.into(),
             criticality,
+            affects_readiness: true,
             timeout,
             failure_threshold: 1,
             measurement: Cow::Borrowed("responseTime"),
             component_type: None,
             run,
         }
+    }
+
+    /// Whether a critical failure of this check fails readiness (default `true`). With `false`
+    /// the check stays in the full report (`/api/health`), where its criticality still decides
+    /// between `fail` and `warn`, but readiness neither runs it nor waits for it.
+    ///
+    /// Use `false` for a dependency that every replica shares (the one database, a third-party
+    /// API): when it is down, it is down for all of them, and failing readiness would take every
+    /// replica out of the load balancer at once, turning degraded service into no service
+    /// (Spring Boot's probe guidance). Keep `true` for what is this instance's own (its pool,
+    /// its disk, its warm-up), where moving traffic to the other replicas helps.
+    pub fn affects_readiness(mut self, affects: bool) -> Self {
+        self.affects_readiness = affects;
+        self
     }
 
     /// Report `fail` only after `n` consecutive failures (timeouts and panics count); the
@@ -173,6 +190,7 @@ impl fmt::Debug for Check {
         f.debug_struct("Check")
             .field("name", &self.name)
             .field("criticality", &self.criticality)
+            .field("affects_readiness", &self.affects_readiness)
             .field("timeout", &self.timeout)
             .field("failure_threshold", &self.failure_threshold)
             .field("measurement", &self.measurement)

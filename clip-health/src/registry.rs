@@ -203,15 +203,17 @@ impl HealthRegistry {
         self.report_with(Status::Pass, None, BTreeMap::new())
     }
 
-    /// Readiness: should the load balancer send traffic here? Runs the critical checks only;
-    /// `fail` when a critical check fails, and at once, without running any check, while
-    /// starting or draining.
+    /// Readiness: should the load balancer send traffic here? Runs the critical checks that
+    /// [affect readiness](Check::affects_readiness) only; `fail` when one of them fails, and at
+    /// once, without running any check, while starting or draining.
     pub async fn readiness(&self) -> HealthReport {
         if let Some(output) = self.lifecycle_failure() {
             return self.report_with(Status::Fail, Some(output), BTreeMap::new());
         }
-        self.run(|slot| slot.check.criticality == Criticality::Critical)
-            .await
+        self.run(|slot| {
+            slot.check.criticality == Criticality::Critical && slot.check.affects_readiness
+        })
+        .await
     }
 
     /// The full report: every check, critical or not, plus the lifecycle state.

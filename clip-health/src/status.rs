@@ -43,7 +43,8 @@ impl std::fmt::Display for Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Criticality {
     /// The service cannot do its job without it: its failure fails the report (HTTP 503)
-    /// and readiness, so the load balancer stops sending traffic.
+    /// and readiness, so the load balancer stops sending traffic (unless the check is marked
+    /// [`affects_readiness(false)`](crate::Check::affects_readiness)).
     Critical,
     /// The service degrades without it: its failure only makes the report `warn`.
     NonCritical,

@@ -394,3 +394,36 @@ async fn refresh_joins_a_run_already_in_progress() {
         "refresh waited for the probe's run instead of running again behind it"
     );
 }
+
+/// Spring Boot's probe guidance: a dependency every replica shares (the one Postgres) that is
+/// down for everyone should not take every replica out of rotation at once. Such a check
+/// stays in the full report, where it still fails it, but readiness neither runs nor waits for it.
+#[tokio::test]
+async fn a_check_can_stay_out_of_readiness() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    let shared_database = Check::new("postgres", Critical, Duration::from_secs(1), move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Err::<(), _>("connection refused") }
+    })
+    .affects_readiness(false);
+    let health = HealthRegistry::builder()
+        .with_check(shared_database)
+        .check("local-disk", Critical, Duration::from_secs(1), || async {
+            Status::Pass
+        })
+        .build();
+
+    let ready = health.readiness().await;
+    assert_eq!(ready.status, Pass);
+    assert_eq!(
+        ready.checks.keys().collect::<Vec<_>>(),
+        ["local-disk:responseTime"]
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "readiness did not run it");
+
+    let report = health.report().await;
+    assert_eq!(report.status, Fail, "the full report still fails on it");
+    assert_eq!(report.http_status(), 503);
+    assert_eq!(report.checks["postgres:responseTime"][0].status, Fail);
+}
