@@ -216,6 +216,17 @@ impl HealthRegistry {
         .await
     }
 
+    /// Startup (Kubernetes' `startupProbe`): `pass` once [`mark_started`](Self::mark_started)
+    /// was called (or always, without [`HealthRegistryBuilder::require_startup`]), `fail`
+    /// before. Calls no dependency, and draining does not change it.
+    pub fn startup(&self) -> HealthReport {
+        if self.is_started() {
+            self.report_with(Status::Pass, None, BTreeMap::new())
+        } else {
+            self.report_with(Status::Fail, Some(STARTING_OUTPUT), BTreeMap::new())
+        }
+    }
+
     /// The full report: every check, critical or not, plus the lifecycle state.
     pub async fn report(&self) -> HealthReport {
         self.run(|_| true).await
