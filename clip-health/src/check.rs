@@ -10,6 +10,9 @@ use std::time::Duration;
 
 use crate::{CheckOutcome, Criticality};
 
+/// Longest accepted check timeout: a readiness probe waits up to this long for the first result.
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
 type BoxedRun = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = CheckOutcome> + Send>> + Send + Sync>;
 
 /// A named dependency check with its criticality, timeout, readiness and reporting options.
@@ -40,7 +43,7 @@ pub struct Check {
     pub(crate) timeout: Duration,
     pub(crate) failure_threshold: u32,
     pub(crate) measurement: Cow<'static, str>,
-    pub(crate) component_type: Option<Cow<'static, str>>,
+    pub(crate) component_type: Cow<'static, str>,
     run: BoxedRun,
 }
 
@@ -71,7 +74,7 @@ impl Check {
             timeout,
             failure_threshold: 1,
             measurement: Cow::Borrowed("responseTime"),
-            component_type: None,
+            component_type: Cow::Borrowed("component"),
             run,
         }
     }
@@ -106,10 +109,35 @@ impl Check {
         self
     }
 
-    /// The draft's `componentType`, e.g. `"datastore"`, `"component"` or `"system"`.
+    /// The draft's `componentType`, e.g. `"datastore"`, `"component"` or `"system"`
+    /// (default `"component"`: the draft wants one wherever a component is named).
     pub fn component_type(mut self, component_type: impl Into<Cow<'static, str>>) -> Self {
-        self.component_type = Some(component_type.into());
+        self.component_type = component_type.into();
         self
+    }
+
+    /// Why this check cannot be registered as it is, if it cannot: the draft forbids ':' in
+    /// names (the report key is `name:measurement`), and a timeout must let a check answer
+    /// while a probe still waits.
+    pub(crate) fn problem(&self) -> Option<String> {
+        for (what, text) in [("name", &self.name), ("measurement", &self.measurement)] {
+            if text.is_empty() {
+                return Some(format!("the {what} is empty"));
+            }
+            if text.contains(':') {
+                return Some(format!(
+                    "the {what} {text:?} contains ':', which separates name and measurement in the report"
+                ));
+            }
+        }
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return Some(format!(
+                "timeout {:?} is outside 1 ms ..= {} s: zero always fails, and a probe waits that long",
+                self.timeout,
+                MAX_TIMEOUT.as_secs()
+            ));
+        }
+        None
     }
 
     /// The key of this check in a report: `name:measurement`.

@@ -12,7 +12,9 @@ use futures_util::future::join_all;
 use tokio::sync::watch;
 
 use crate::report::CheckResult;
-use crate::{Check, CheckOutcome, Criticality, HealthConfig, HealthReport, Status, aggregate};
+use crate::{
+    Check, CheckOutcome, Criticality, HealthConfig, HealthError, HealthReport, Status, aggregate,
+};
 
 /// Why readiness fails while the app has not said it started.
 const STARTING_OUTPUT: &str = "starting: the application has not reported that startup is complete";
@@ -117,6 +119,8 @@ impl HealthRegistryBuilder {
     }
 
     /// Applies operator settings (cache TTL, details token), e.g. from [`HealthConfig::from_env`].
+    /// It replaces both, including those set before by [`cache_ttl`](Self::cache_ttl) or
+    /// [`details_token`](Self::details_token): call those after it to override one setting.
     pub fn config(mut self, config: HealthConfig) -> Self {
         self.config = config;
         self
@@ -165,8 +169,33 @@ impl HealthRegistryBuilder {
         self
     }
 
+    /// Builds the registry, refusing what [`HealthConfig::validate`] refuses and checks that
+    /// cannot work: a name or measurement that is empty or holds ':' (the draft's key
+    /// separator), a timeout of zero or above 60 s. The error names the check or the variable.
+    pub fn try_build(self) -> Result<HealthRegistry, HealthError> {
+        self.config.validate()?;
+        if let Some((name, reason)) = self.check_problem() {
+            return Err(HealthError::InvalidCheck { name, reason });
+        }
+        Ok(self.build())
+    }
+
+    fn check_problem(&self) -> Option<(String, String)> {
+        self.checks
+            .iter()
+            .find_map(|check| Some((check.name.to_string(), check.problem()?)))
+    }
+
     /// Builds the registry. Checks with the same key keep their registration order in the report.
+    /// It does not refuse anything (see [`try_build`](Self::try_build)); what `try_build` would
+    /// refuse is logged as a warning.
     pub fn build(self) -> HealthRegistry {
+        if let Err(problem) = self.config.validate() {
+            tracing::warn!(%problem, "health registry built with invalid settings");
+        }
+        if let Some((check, problem)) = self.check_problem() {
+            tracing::warn!(%check, %problem, "health registry built with an invalid check");
+        }
         let slots = self
             .checks
             .into_iter()
@@ -417,7 +446,7 @@ impl Slot {
 
     fn result(&self, observed_at: SystemTime, outcome: CheckOutcome) -> CheckResult {
         CheckResult {
-            component_type: self.check.component_type.as_deref().map(str::to_owned),
+            component_type: Some(self.check.component_type.clone().into_owned()),
             observed_value: outcome.observed_value,
             observed_unit: outcome.observed_unit,
             status: outcome.status,

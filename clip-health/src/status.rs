@@ -3,7 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// The status of a check or of a whole report, as the IETF health-check draft spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Serialises as `"pass"`, `"warn"` or `"fail"`; deserialises those case-insensitively along
+/// with the draft's aliases (`ok`, `up` for pass; `error`, `down` for fail), so reports of
+/// other implementations (Spring Boot's `UP`, Terminus' `ok`) parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Healthy.
@@ -29,6 +33,20 @@ impl Status {
             Status::Pass => "pass",
             Status::Warn => "warn",
             Status::Fail => "fail",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        match text.to_ascii_lowercase().as_str() {
+            "pass" | "ok" | "up" => Ok(Status::Pass),
+            "warn" => Ok(Status::Warn),
+            "fail" | "error" | "down" => Ok(Status::Fail),
+            _ => Err(serde::de::Error::custom(format_args!(
+                "unknown health status {text:?}: expected pass/ok/up, warn, or fail/error/down"
+            ))),
         }
     }
 }

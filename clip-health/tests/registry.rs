@@ -427,3 +427,92 @@ async fn a_check_can_stay_out_of_readiness() {
     assert_eq!(report.http_status(), 503);
     assert_eq!(report.checks["postgres:responseTime"][0].status, Fail);
 }
+
+/// Draft §3.1: status values are case-insensitive, with `ok`/`up` for pass and `error`/`down`
+/// for fail, so reports of Spring or Terminus peers parse too.
+#[test]
+fn statuses_of_other_implementations_parse() {
+    for (text, status) in [
+        ("pass", Pass),
+        ("UP", Pass),
+        ("ok", Pass),
+        ("Warn", Warn),
+        ("FAIL", Fail),
+        ("error", Fail),
+        ("DOWN", Fail),
+    ] {
+        let report: clip_health::HealthReport =
+            serde_json::from_str(&format!(r#"{{"status":"{text}"}}"#)).expect(text);
+        assert_eq!(report.status, status, "{text}");
+    }
+    let unknown = serde_json::from_str::<clip_health::HealthReport>(r#"{"status":"maybe"}"#);
+    let err = unknown.expect_err("unknown status").to_string();
+    assert!(err.contains("maybe"), "{err}");
+    // We still write the draft's own spelling.
+    assert_eq!(serde_json::to_string(&Pass).expect("json"), r#""pass""#);
+}
+
+/// Draft §4: names must not contain ':' (the report key is `component:measurement`), and a
+/// check that can never answer (timeout 0) or holds probes for minutes is a mistake; so are
+/// builder settings outside what `HealthConfig::validate` accepts.
+#[test]
+fn try_build_refuses_what_the_draft_and_the_config_refuse() {
+    let pass = || async { Status::Pass };
+    let check = |name: &str, timeout| Check::new(name.to_owned(), Critical, timeout, pass);
+    let second = Duration::from_secs(1);
+    let refused = [
+        (
+            HealthRegistry::builder().with_check(check("pg:main", second)),
+            "pg:main",
+        ),
+        (
+            HealthRegistry::builder().with_check(check("pg", second).measurement("a:b")),
+            "a:b",
+        ),
+        (
+            HealthRegistry::builder().with_check(check("", second)),
+            "empty",
+        ),
+        (
+            HealthRegistry::builder().with_check(check("pg", Duration::ZERO)),
+            "timeout",
+        ),
+        (
+            HealthRegistry::builder().with_check(check("pg", Duration::from_secs(3600))),
+            "timeout",
+        ),
+        (
+            HealthRegistry::builder().cache_ttl(Duration::from_secs(3600)),
+            "HEALTH_CACHE_TTL",
+        ),
+        (
+            HealthRegistry::builder().details_token(""),
+            "HEALTH_DETAILS_TOKEN",
+        ),
+    ];
+    for (builder, says) in refused {
+        let err = builder.try_build().expect_err(says).to_string();
+        assert!(err.contains(says), "{err}");
+    }
+    let fine = HealthRegistry::builder()
+        .with_check(check("postgres", Duration::from_secs(2)).measurement("connections"))
+        .try_build();
+    assert!(fine.is_ok());
+}
+
+#[tokio::test]
+async fn component_type_defaults_to_component() {
+    let report = HealthRegistry::builder()
+        .check("queue", NonCritical, Duration::from_secs(1), || async {
+            Status::Pass
+        })
+        .build()
+        .report()
+        .await;
+    assert_eq!(
+        report.checks["queue:responseTime"][0]
+            .component_type
+            .as_deref(),
+        Some("component")
+    );
+}
