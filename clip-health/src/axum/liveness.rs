@@ -82,18 +82,20 @@ impl<S> Layer<S> for LivenessLayer {
     }
 }
 
-/// Metric handles of the two liveness routes, resolved on first use (after the recorder is
-/// installed) and then reused: the labels are fixed.
+/// Metric handles of the two liveness routes, resolved on first use and then reused (the
+/// labels are fixed), once per recorder generation (before and after
+/// [`crate::prometheus::install`]).
 #[derive(Debug, Default)]
 struct FastPath {
     red: Option<Arc<RedMetrics>>,
-    handles: [OnceLock<Arc<Handles>>; 2],
+    handles: [[OnceLock<Arc<Handles>>; 2]; 2],
 }
 
 impl FastPath {
     fn record(&self, route: usize, started: Instant) {
         let Some(red) = &self.red else { return };
-        let handles = self.handles[route]
+        let generation = crate::prometheus::recorder_generation();
+        let handles = self.handles[generation][route]
             .get_or_init(|| red.handles(&Method::GET, LIVENESS_PATHS[route], 200));
         // The answer is built within `call`, so it is never observed in flight: no gauge update.
         handles.observe(started.elapsed());
