@@ -14,6 +14,10 @@
 //! ```
 //! The optional second argument is a TCP address checked as a critical dependency (e.g. your
 //! Postgres at 127.0.0.1:5432); without it the check always passes.
+//!
+//! On this current-thread runtime one thread answers everything: a check must not block inside
+//! its `async` body (that would stall liveness too). Blocking before the closure returns its
+//! future is safe: clip-health calls the closure on tokio's blocking pool.
 
 use std::time::Duration;
 
