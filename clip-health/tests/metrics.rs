@@ -307,3 +307,73 @@ async fn the_standard_process_metrics_are_exported() {
         "this test binary started within the hour: {started} (now {now})"
     );
 }
+
+/// Route labels in the shapes apps are built in: nested routers carry their full template, a
+/// service routed with a wildcard its template, a wrong method on a known route its template
+/// with 405; a custom fallback (an SPA's index.html) is `unmatched` whatever it answers, and so
+/// is a `nest_service` (axum 0.8 gives it no public `MatchedPath`), which the README says.
+#[tokio::test]
+async fn route_labels_of_nested_routers_services_405s_and_fallbacks() {
+    let handle = recorder();
+    let api = Router::new().route("/projects/{id}", get(|| async { "project" }));
+    let assets = tower::service_fn(|_req: axum::extract::Request| async {
+        Ok::<_, std::convert::Infallible>(axum::response::Response::new(axum::body::Body::from(
+            "asset",
+        )))
+    });
+    let app = Router::new()
+        .route("/videos/{id}", get(|| async { "video" }))
+        .nest("/v2", api)
+        .route_service("/assets/{*file}", assets.clone())
+        .nest_service("/static", assets)
+        .fallback(|| async { "index.html" })
+        .merge(clip_health::axum::router(
+            HealthRegistry::builder().build(),
+            Some(handle),
+        ))
+        .layer(RedLayer::new());
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind loopback");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(async move { axum::serve(listener, app).await });
+
+    let client = reqwest::Client::new();
+    for (method, path, status) in [
+        (reqwest::Method::GET, "/v2/projects/7", 200),
+        (reqwest::Method::GET, "/assets/app.3f9a.js", 200),
+        (reqwest::Method::GET, "/static/app.3f9a.css", 200),
+        (reqwest::Method::DELETE, "/videos/9", 405),
+        (reqwest::Method::GET, "/some/spa/page", 200),
+    ] {
+        let response = client
+            .request(method, format!("http://{addr}{path}"))
+            .send()
+            .await
+            .expect("request");
+        assert_eq!(response.status().as_u16(), status, "{path}");
+    }
+    let m = scrape(&client, addr).await;
+    let count = |method: &str, route: &str, status: &str| {
+        m.value(
+            "http_requests_total",
+            &[("method", method), ("route", route), ("status", status)],
+        )
+    };
+    assert_eq!(count("GET", "/v2/projects/{id}", "200"), Some(1.0));
+    assert_eq!(count("GET", "/assets/{*file}", "200"), Some(1.0));
+    assert_eq!(count("DELETE", "/videos/{id}", "405"), Some(1.0));
+    assert_eq!(
+        count("GET", "unmatched", "200"),
+        Some(2.0),
+        "the SPA fallback and the nest_service"
+    );
+    for (_, labels, _) in &m.samples {
+        if let Some(route) = labels.get("route") {
+            assert!(
+                !route.contains("3f9a") && !route.contains("spa"),
+                "raw path: {route}"
+            );
+        }
+    }
+}
