@@ -324,7 +324,7 @@ async fn route_labels_of_nested_routers_services_405s_and_fallbacks() {
     let app = Router::new()
         .route("/videos/{id}", get(|| async { "video" }))
         .nest("/v2", api)
-        .route_service("/assets/{*file}", assets.clone())
+        .route_service("/assets/{*file}", assets)
         .nest_service("/static", assets)
         .fallback(|| async { "index.html" })
         .merge(clip_health::axum::router(
