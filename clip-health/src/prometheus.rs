@@ -55,6 +55,7 @@ static INSTALLED: AtomicBool = AtomicBool::new(false);
 /// Which recorder metric handles resolve against: 0 before [`install`], 1 after. Caches of
 /// handles keep one slot per generation, so handles made before `install` (against the no-op
 /// recorder) are not kept after it.
+#[cfg(feature = "axum")]
 pub(crate) fn recorder_generation() -> usize {
     usize::from(INSTALLED.load(Ordering::Acquire))
 }
