@@ -163,10 +163,12 @@ impl Check {
             );
         }
         let run = self.run.clone();
-        let busy = closure_busy.clone();
+        // Cleared when the closure returns or unwinds, or when it is dropped uncalled (the
+        // runtime shutting down), so the flag never outlives the call.
+        let done = ClearOnDrop(closure_busy.clone());
         let guarded = async move {
             let future = tokio::task::spawn_blocking(move || {
-                let _done = ClearOnDrop(busy);
+                let _done = done;
                 run()
             })
             .await?;
@@ -204,7 +206,7 @@ fn panic_message(join_error: tokio::task::JoinError) -> String {
         .unwrap_or_else(|| "non-string panic payload".to_owned())
 }
 
-/// Clears the "closure running" flag when the closure returns or unwinds.
+/// Clears the "closure running" flag when dropped.
 struct ClearOnDrop(Arc<AtomicBool>);
 
 impl Drop for ClearOnDrop {

@@ -379,7 +379,10 @@ impl Slot {
             {
                 return result.clone();
             }
-            match &state.running {
+            // A run whose task is gone without a result (dropped by a runtime shutting down,
+            // even before it started) is no run in progress.
+            let live = state.running.as_ref().filter(|r| r.has_changed().is_ok());
+            match live {
                 Some(running) => running.clone(),
                 None => {
                     let running = self.clone().start_run();

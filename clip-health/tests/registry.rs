@@ -516,3 +516,40 @@ async fn component_type_defaults_to_component() {
         Some("component")
     );
 }
+
+/// A registry outlives runtimes (a static in tests, a library that builds its own): a run
+/// dropped with its runtime, before or while it runs, must not leave the check stuck.
+#[test]
+fn a_run_dropped_with_its_runtime_does_not_wedge_the_check() {
+    let health = HealthRegistry::builder()
+        .check("postgres", Critical, Duration::from_secs(5), || async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Status::Pass
+        })
+        .cache_ttl(Duration::ZERO)
+        .build();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    for let_it_start in [false, true] {
+        let doomed = runtime();
+        doomed.block_on(async {
+            // Poll a probe once: it starts a run (a task not polled yet), then give up on it.
+            let mut probe = std::pin::pin!(health.readiness());
+            std::future::poll_fn(|cx| {
+                let _ = probe.as_mut().poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            if let_it_start {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        drop(doomed);
+        let ready = runtime().block_on(health.readiness());
+        assert_eq!(ready.status, Pass, "run started: {let_it_start}: {ready:?}");
+    }
+}
