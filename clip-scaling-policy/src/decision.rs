@@ -79,6 +79,9 @@ pub enum Rule {
     Override,
     /// The current count is outside `MIN_INSTANCES..=MAX_INSTANCES`: bring it back first.
     OutOfBounds,
+    /// No instance is ready: per-ready averages describe no serving capacity (a shared
+    /// dependency may be down and failing every readiness check), so the policy holds.
+    NoReadyInstances,
 }
 
 /// The direction a cooldown blocked.
@@ -130,6 +133,13 @@ pub struct Reasons {
     pub recommended: u32,
     /// Instances counted as serving capacity (ready); the metrics are averages over these.
     pub ready: u32,
+    /// Whether `ready` was reported by the caller ([`ScalingState::set_ready`]) rather than
+    /// inferred from recent scale-ups and `INSTANCE_WARMUP`: a reported not-ready instance may be
+    /// failing, not starting.
+    ///
+    /// [`ScalingState::set_ready`]: crate::ScalingState::set_ready
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub ready_reported: bool,
     /// The sample was older than `METRICS_MAX_AGE`.
     pub stale: bool,
     /// The limits that changed the raw recommendation.
@@ -260,6 +270,9 @@ impl fmt::Display for Decision {
                 )?,
                 None => f.write_str("manual override")?,
             },
+            Rule::NoReadyInstances => f.write_str(
+                "no ready instance: the metrics describe no serving capacity (is a shared dependency down?)",
+            )?,
             Rule::OutOfBounds => write!(
                 f,
                 "{} instances is outside MIN_INSTANCES..=MAX_INSTANCES",
@@ -270,8 +283,13 @@ impl fmt::Display for Decision {
             f.write_str("; sample is stale")?;
         }
         let l = &r.limits;
-        if let Some(n) = l.warmup {
-            write!(f, "; {n} instances still warming up cover the demand")?;
+        match l.warmup {
+            Some(n) if r.ready_reported => write!(
+                f,
+                "; {n} instances not ready (starting, or failing their readiness check) cover the demand"
+            )?,
+            Some(n) => write!(f, "; {n} instances still warming up cover the demand")?,
+            None => {}
         }
         if let Some(c) = l.cooldown {
             let which = match c.direction {

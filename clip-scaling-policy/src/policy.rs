@@ -53,6 +53,7 @@ impl ScalingPolicy {
             readings: self.readings(metrics, ready.max(1)),
             recommended: current,
             ready,
+            ready_reported: state.reported_ready().is_some(),
             stale,
             limits: Limits::default(),
             manual_override: None,
@@ -69,23 +70,24 @@ impl ScalingPolicy {
             reasons.rule = Rule::Disabled;
             return decision(current, current, reasons);
         }
-        if current < c.min_instances || current > c.max_instances {
-            let target = current.clamp(c.min_instances, c.max_instances);
+        if current > c.max_instances {
             reasons.rule = Rule::OutOfBounds;
-            reasons.recommended = target;
-            reasons.limits.bound = Some(target);
-            return decision(current, target, reasons);
+            reasons.recommended = c.max_instances;
+            reasons.limits.bound = Some(c.max_instances);
+            return decision(current, c.max_instances, reasons);
+        }
+        if current < c.min_instances {
+            return self.raise_to_min(state, now, reasons);
+        }
+        if ready == 0 {
+            reasons.rule = Rule::NoReadyInstances;
+            return decision(current, current, reasons);
         }
 
-        let most_demanding = reasons
-            .readings
-            .iter()
-            .filter(|r| r.verdict == Verdict::Above)
-            .max_by_key(|r| r.wants);
-        if let Some(top) = most_demanding {
-            reasons.rule = Rule::ScaleUp { metric: top.metric };
-            reasons.recommended = top.wants.unwrap_or(current);
-            let target = self.limit_scale_up(state, now, &mut reasons);
+        if let Some(metric) = most_demanding(&reasons.readings) {
+            reasons.rule = Rule::ScaleUp { metric };
+            reasons.recommended = reasons.readings[metric.index()].wants.unwrap_or(current);
+            let target = self.limit_scale_up(state, now, &mut reasons, true);
             return decision(current, target, reasons);
         }
 
@@ -125,7 +127,8 @@ impl ScalingPolicy {
                     let wants = proportional(base, v, rule.up).max(base.saturating_add(1));
                     (Verdict::Above, Some(wants))
                 }
-                Some(v) if v < rule.down => {
+                // A down threshold of 0 means "only at 0" (say, an empty queue).
+                Some(v) if v < rule.down || (v == 0.0 && rule.down == 0.0) => {
                     (Verdict::Below, Some(proportional(base, v, rule.midpoint())))
                 }
                 Some(_) => (Verdict::Within, None),
@@ -156,7 +159,42 @@ impl ScalingPolicy {
         stale.then_some(Rule::StaleMetrics)
     }
 
-    fn limit_scale_up(&self, state: &ScalingState, now: SystemTime, reasons: &mut Reasons) -> u32 {
+    /// Below `MIN_INSTANCES` (instances died): back to MIN at least, and further if the load
+    /// asks for it, cooldowns aside. A correction the load does not ask for is rule
+    /// `OutOfBounds`, which starts no cooldown (see [`ScalingState::record`]).
+    fn raise_to_min(
+        &self,
+        state: &ScalingState,
+        now: SystemTime,
+        mut reasons: Reasons,
+    ) -> Decision {
+        let c = &self.config;
+        let current = state.current();
+        let demanding = most_demanding(&reasons.readings).filter(|_| reasons.ready > 0);
+        if let Some(metric) = demanding {
+            reasons.recommended = reasons.readings[metric.index()].wants.unwrap_or(current);
+            let wanted = self.limit_scale_up(state, now, &mut reasons, false);
+            if wanted > c.min_instances {
+                reasons.rule = Rule::ScaleUp { metric };
+                return decision(current, wanted, reasons);
+            }
+        }
+        reasons.limits = Limits {
+            bound: Some(c.min_instances),
+            ..Limits::default()
+        };
+        reasons.rule = Rule::OutOfBounds;
+        reasons.recommended = c.min_instances;
+        decision(current, c.min_instances, reasons)
+    }
+
+    fn limit_scale_up(
+        &self,
+        state: &ScalingState,
+        now: SystemTime,
+        reasons: &mut Reasons,
+        cooldown: bool,
+    ) -> u32 {
         let c = &self.config;
         let current = state.current();
         let raw = reasons.recommended;
@@ -165,7 +203,7 @@ impl ScalingPolicy {
             reasons.limits.warmup = Some(current - reasons.ready);
             return current;
         }
-        if let Some(last) = state.last_scale_up() {
+        if let Some(last) = state.last_scale_up().filter(|_| cooldown) {
             let since = elapsed(last, now);
             if since < c.scale_up_cooldown {
                 reasons.limits.cooldown = Some(CooldownLimit {
@@ -231,6 +269,15 @@ impl ScalingPolicy {
     }
 }
 
+/// The metric above its up threshold that asks for the most instances, if any.
+fn most_demanding(readings: &[Reading; 5]) -> Option<MetricKind> {
+    readings
+        .iter()
+        .filter(|r| r.verdict == Verdict::Above)
+        .max_by_key(|r| r.wants)
+        .map(|r| r.metric)
+}
+
 fn decision(current: u32, target: u32, reasons: Reasons) -> Decision {
     let action = match target.cmp(&current) {
         std::cmp::Ordering::Greater => Action::ScaleUp,
@@ -251,7 +298,8 @@ fn proportional(base: u32, value: f64, threshold: f64) -> u32 {
     (f64::from(base) * value / threshold).ceil() as u32
 }
 
-/// Time since `earlier`; zero if the clock went backwards (so cooldowns hold, conservatively).
+/// Time since `earlier`; zero if the clock went backwards. [`ScalingState::record`] brings
+/// such future stamps back to its `now`, so a cooldown lasts at most its length in real time.
 fn elapsed(earlier: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(earlier).unwrap_or(Duration::ZERO)
 }
