@@ -1,7 +1,12 @@
 //! What `decide` returns: the action, the target, and why, as data and as one line of text.
+//! A tracking-mode decision's demand estimate is in [`tracking`].
+
+mod tracking;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use tracking::{Driver, TrackingReasons};
 
 use crate::{MetricKind, Override};
 
@@ -53,9 +58,11 @@ pub struct Reading {
     pub wants: Option<u32>,
 }
 
-/// The rule that produced the raw recommendation.
+/// The rule that produced the raw recommendation. New rules may be added: match with a
+/// wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum Rule {
     /// At least one metric is above its up threshold; `metric` is the one asking for the most.
     ScaleUp {
@@ -82,6 +89,15 @@ pub enum Rule {
     /// No instance is ready: per-ready averages describe no serving capacity (a shared
     /// dependency may be down and failing every readiness check), so the policy holds.
     NoReadyInstances,
+    /// Tracking mode: the target follows the demand estimate ([`Reasons::tracking`]), which
+    /// `driver` set.
+    Tracking {
+        /// What set the estimate.
+        driver: Driver,
+    },
+    /// Tracking mode: the estimate is below the current count, but within the scale-down
+    /// tolerance.
+    WithinTolerance,
 }
 
 /// The direction a cooldown blocked.
@@ -148,6 +164,10 @@ pub struct Reasons {
     pub manual_override: Option<Override>,
     /// The scale-down stabilization window; the state keeps recommendations this long.
     pub stabilization_window: Duration,
+    /// Tracking mode: the demand estimate, term by term (`None` in guide mode, and for
+    /// decisions made before the mode's own rules: override, disabled, bounds, no ready).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub tracking: Option<TrackingReasons>,
 }
 
 /// A scaling decision: what to do and why.
@@ -165,6 +185,21 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// A decision to go from `current` to `target`; the action follows from the two.
+    pub(crate) fn new(current: u32, target: u32, reasons: Reasons) -> Self {
+        let action = match target.cmp(&current) {
+            std::cmp::Ordering::Greater => Action::ScaleUp,
+            std::cmp::Ordering::Less => Action::ScaleDown,
+            std::cmp::Ordering::Equal => Action::Hold,
+        };
+        Self {
+            action,
+            current,
+            target,
+            reasons,
+        }
+    }
+
     /// The decision as one human-readable line (same as `to_string()`).
     pub fn message(&self) -> String {
         self.to_string()
@@ -270,6 +305,21 @@ impl fmt::Display for Decision {
                 )?,
                 None => f.write_str("manual override")?,
             },
+            Rule::Tracking { .. } => match &r.tracking {
+                Some(t) => t.fmt_terms(f)?,
+                None => f.write_str("tracking")?,
+            },
+            Rule::WithinTolerance => match &r.tracking {
+                Some(t) => {
+                    write!(
+                        f,
+                        "within {:.0} % below {}: ",
+                        t.tolerance_percent, self.current
+                    )?;
+                    t.fmt_terms(f)?;
+                }
+                None => f.write_str("within the scale-down tolerance")?,
+            },
             Rule::NoReadyInstances => f.write_str(
                 "no ready instance: the metrics describe no serving capacity (is a shared dependency down?)",
             )?,
@@ -278,6 +328,14 @@ impl fmt::Display for Decision {
                 "{} instances is outside MIN_INSTANCES..=MAX_INSTANCES",
                 self.current
             )?,
+        }
+        if let Some(t) = r
+            .tracking
+            .as_ref()
+            .filter(|_| !matches!(r.rule, Rule::Tracking { .. } | Rule::WithinTolerance))
+        {
+            f.write_str("; ")?;
+            t.fmt_terms(f)?;
         }
         if r.stale && r.rule != Rule::StaleMetrics {
             f.write_str("; sample is stale")?;

@@ -4,7 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use crate::decision::{CooldownLimit, Direction, Limits, Reading, Reasons, Rule, Verdict};
-use crate::{Action, Decision, MetricKind, Metrics, ScalingConfig, ScalingError, ScalingState};
+use crate::{
+    Decision, MetricKind, Metrics, ScalingConfig, ScalingError, ScalingMode, ScalingState,
+};
 
 /// A validated scaling policy. Cheap to share; `decide` takes `&self`.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,14 +29,18 @@ impl ScalingPolicy {
     /// Decides on a sample taken at `now`. Same inputs, same decision.
     ///
     /// Order of precedence: a manual override in force; `AUTO_SCALING_ENABLED=false` (Hold);
-    /// a count outside the bounds (brought back in, cooldowns aside); the scale-up rule (ANY
-    /// metric above its threshold); the scale-down rule (ALL metrics below theirs).
+    /// a count outside the bounds (brought back in, cooldowns aside); no ready instance (Hold);
+    /// then, in guide mode, the scale-up rule (ANY metric above its threshold) and the
+    /// scale-down rule (ALL metrics below theirs), or in tracking mode the demand estimate.
     pub fn decide(&self, metrics: &Metrics, state: &ScalingState, now: SystemTime) -> Decision {
         self.decide_observed(metrics, now, state, now)
     }
 
     /// Like [`decide`](Self::decide) for a sample taken at `observed_at`: a sample older than
     /// `max_metric_age` is stale and cannot cause a scale-down (it may still cause a scale-up).
+    /// The tracking mode also reads per-instance averages against the ready count of that
+    /// time, and looks ahead from it: pass when the load was measured (for a Prometheus
+    /// `rate()` over a window, about half the window before the query).
     pub fn decide_observed(
         &self,
         metrics: &Metrics,
@@ -48,9 +54,16 @@ impl ScalingPolicy {
         let stale = now
             .duration_since(observed_at)
             .is_ok_and(|age| age > c.max_metric_age);
+        let tracking = c.mode == ScalingMode::Tracking;
+        let readings = if tracking {
+            let lead = c.tracking.lead_time.as_secs_f64();
+            crate::tracking::readings(c, metrics, ready.max(1), current, lead)
+        } else {
+            self.readings(metrics, ready.max(1))
+        };
         let mut reasons = Reasons {
             rule: Rule::WithinBand,
-            readings: self.readings(metrics, ready.max(1)),
+            readings,
             recommended: current,
             ready,
             ready_reported: state.reported_ready().is_some(),
@@ -58,6 +71,7 @@ impl ScalingPolicy {
             limits: Limits::default(),
             manual_override: None,
             stabilization_window: c.scale_down_stabilization,
+            tracking: None,
         };
 
         if let Some(o) = state.active_override(now) {
@@ -76,12 +90,15 @@ impl ScalingPolicy {
             reasons.limits.bound = Some(c.max_instances);
             return decision(current, c.max_instances, reasons);
         }
-        if current < c.min_instances {
+        if current < c.min_instances && (ready == 0 || !tracking) {
             return self.raise_to_min(state, now, reasons);
         }
         if ready == 0 {
             reasons.rule = Rule::NoReadyInstances;
             return decision(current, current, reasons);
+        }
+        if tracking {
+            return crate::tracking::decide(c, metrics, observed_at, state, now, reasons);
         }
 
         if let Some(metric) = most_demanding(&reasons.readings) {
@@ -279,17 +296,7 @@ fn most_demanding(readings: &[Reading; 5]) -> Option<MetricKind> {
 }
 
 fn decision(current: u32, target: u32, reasons: Reasons) -> Decision {
-    let action = match target.cmp(&current) {
-        std::cmp::Ordering::Greater => Action::ScaleUp,
-        std::cmp::Ordering::Less => Action::ScaleDown,
-        std::cmp::Ordering::Equal => Action::Hold,
-    };
-    Decision {
-        action,
-        current,
-        target,
-        reasons,
-    }
+    Decision::new(current, target, reasons)
 }
 
 /// `ceil(base * value / threshold)`, saturating (an infinite value asks for `u32::MAX`).

@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::{Action, Decision, Rule};
+use crate::demand_history::{DemandHistory, Observation, epoch_secs};
+use crate::{Action, Decision, MetricKind, Override, Rule};
 
 /// Most scale-down recommendations kept for stabilization. The window keeps only a decreasing
 /// run of values, so this is reached only by hundreds of distinct, falling recommendations
@@ -18,18 +19,6 @@ pub const DEFAULT_EVENT_CAPACITY: usize = 100;
 /// Scaling events kept for the step policies and the warm-up, whatever the display history's
 /// capacity: more than any step period or warm-up holds at one decision a second.
 const BOOKKEEPING_CAPACITY: usize = 64;
-
-/// An emergency manual override: it dominates every rule until `expires_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Override {
-    /// The instance count to hold (not clamped to the configured bounds: it is an emergency).
-    pub target: u32,
-    /// Why, for the decision's message and the event history.
-    pub reason: Arc<str>,
-    /// When the override stops applying.
-    pub expires_at: SystemTime,
-}
 
 /// One scaling event, as kept in the state's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +63,9 @@ pub struct ScalingState {
     #[cfg_attr(feature = "serde", serde(default))]
     recent: VecDeque<ScalingEvent>,
     manual_override: Option<Override>,
+    /// What the tracking mode remembers (demand, readiness, seasonal history).
+    #[cfg_attr(feature = "serde", serde(default))]
+    history: DemandHistory,
 }
 
 impl ScalingState {
@@ -95,6 +87,7 @@ impl ScalingState {
             event_capacity: capacity,
             recent: VecDeque::with_capacity(BOOKKEEPING_CAPACITY),
             manual_override: None,
+            history: DemandHistory::new(),
         }
     }
 
@@ -176,8 +169,12 @@ impl ScalingState {
     /// at most its configured length in real time instead of the length of the jump.
     /// A correction back up to `MIN_INSTANCES` (rule `OutOfBounds`) does not start the scale-up
     /// cooldown: it answers lost instances, not load.
+    ///
+    /// A tracking-mode decision also adds its demand sample to the history the mode reads
+    /// (recent demand, ready counts, seasonal history).
     pub fn record(&mut self, decision: &Decision, now: SystemTime) {
         self.clamp_future_stamps(now);
+        self.observe_demand(decision, now);
         self.remember_recommendation(
             decision.reasons.recommended,
             decision.reasons.stabilization_window,
@@ -214,6 +211,29 @@ impl ScalingState {
         self.current = to;
     }
 
+    fn observe_demand(&mut self, decision: &Decision, now: SystemTime) {
+        let r = &decision.reasons;
+        let Some(t) = &r.tracking else { return };
+        let queue = r.readings[MetricKind::QueueLength.index()];
+        let load = match (t.load, t.latency) {
+            (Some(l), Some(g)) => Some(l.max(g)),
+            (l, g) => l.or(g),
+        };
+        self.history.observe(&Observation {
+            at: epoch_secs(now),
+            load,
+            raw_load: t.held_back.or(t.load),
+            queue: queue.wants.and(queue.value),
+            forecast: t.forecast,
+            ready: r.ready,
+        });
+    }
+
+    /// What the tracking mode remembers.
+    pub(crate) fn demand_history(&self) -> &DemandHistory {
+        &self.history
+    }
+
     /// Brings every time stamp later than `now` back to `now` (the clock stepped back).
     fn clamp_future_stamps(&mut self, now: SystemTime) {
         for stamp in [&mut self.last_scale_up, &mut self.last_scale_down]
@@ -239,6 +259,7 @@ impl ScalingState {
                 e.at = now;
             }
         }
+        self.history.clamp_future(epoch_secs(now));
     }
 
     fn remember_recommendation(&mut self, instances: u32, window: Duration, now: SystemTime) {

@@ -39,7 +39,8 @@ pub trait Autoscaler {
     }
 }
 
-/// Our [`ScalingPolicy`] with its [`ScalingState`], told the real fleet every tick.
+/// Our [`ScalingPolicy`] with its [`ScalingState`], told the real fleet every tick. Its name
+/// is its mode's: `guide` or `tracking`.
 #[derive(Debug, Clone)]
 pub struct PolicyAutoscaler {
     policy: ScalingPolicy,
@@ -63,7 +64,7 @@ impl PolicyAutoscaler {
 
 impl Autoscaler for PolicyAutoscaler {
     fn name(&self) -> &str {
-        "guide"
+        self.policy.config().mode.name()
     }
 
     fn decide(&mut self, metrics: &Metrics, fleet: Fleet, now: SystemTime) -> u32 {

@@ -37,6 +37,8 @@
 //! ```
 
 mod autoscaler;
+pub mod compare;
+pub mod heldout;
 mod hpa;
 mod jobs;
 mod model;
