@@ -98,6 +98,9 @@ pub enum Rule {
     /// Tracking mode: the estimate is below the current count, but within the scale-down
     /// tolerance.
     WithinTolerance,
+    /// Tracking mode: the estimate allows a scale-down, but the history does not cover a full
+    /// `TRACKING_WINDOW` yet (the autoscaler just started, without a persisted state).
+    HistoryTooShort,
 }
 
 /// The direction a cooldown blocked.
@@ -319,6 +322,15 @@ impl fmt::Display for Decision {
                     t.fmt_terms(f)?;
                 }
                 None => f.write_str("within the scale-down tolerance")?,
+            },
+            Rule::HistoryTooShort => match &r.tracking {
+                Some(t) => write!(
+                    f,
+                    "no scale-down before a full window of history ({:.0} s of {} s)",
+                    t.history.as_secs_f64(),
+                    t.window.as_secs()
+                )?,
+                None => f.write_str("no scale-down before a full window of history")?,
             },
             Rule::NoReadyInstances => f.write_str(
                 "no ready instance: the metrics describe no serving capacity (is a shared dependency down?)",

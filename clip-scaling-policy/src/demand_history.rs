@@ -1,5 +1,5 @@
 //! What the tracking mode remembers between decisions, in buffers of fixed size allocated once:
-//! recent demand in 15 s buckets over 12 minutes (its high-water mark and trend), the ready
+//! recent load, queue and estimates in 15 s buckets over 12 minutes, the ready
 //! count at each decision (per-instance averages measured before the fleet changed must be
 //! multiplied by the count they were averaged over), the last raw load (to confirm a jump),
 //! and, for seasonal pre-scaling, the highest demand of each minute of the last three days.
@@ -27,8 +27,8 @@ struct Bucket {
     samples: u32,
     /// Jobs waiting, highest of the bucket; negative when no queue length was recorded.
     queue_max: f64,
-    /// Seasonal forecast, highest of the bucket (0 when none).
-    forecast_max: f64,
+    /// The tracking estimate, highest of the bucket (0 when none).
+    estimate_max: f64,
 }
 
 const EMPTY_BUCKET: Bucket = Bucket {
@@ -37,7 +37,7 @@ const EMPTY_BUCKET: Bucket = Bucket {
     load_sum: 0.0,
     samples: 0,
     queue_max: -1.0,
-    forecast_max: 0.0,
+    estimate_max: 0.0,
 };
 
 /// One minute of seasonal history.
@@ -60,8 +60,8 @@ pub(crate) struct Observation {
     pub(crate) raw_load: Option<f64>,
     /// Jobs waiting.
     pub(crate) queue: Option<f64>,
-    /// The seasonal forecast made at this decision, instances.
-    pub(crate) forecast: Option<f64>,
+    /// The decision's estimate, instances.
+    pub(crate) estimate: f64,
     /// Ready instances at the decision.
     pub(crate) ready: u32,
 }
@@ -122,8 +122,8 @@ impl DemandHistory {
         if let Some(q) = o.queue.filter(|q| q.is_finite() && *q >= 0.0) {
             b.queue_max = b.queue_max.max(q);
         }
-        if let Some(f) = o.forecast.filter(|f| f.is_finite()) {
-            b.forecast_max = b.forecast_max.max(f);
+        if o.estimate.is_finite() {
+            b.estimate_max = b.estimate_max.max(o.estimate);
         }
         self.ready[self.next_ready] = Some((o.at, o.ready));
         self.next_ready = (self.next_ready + 1) % READY_SLOTS;
@@ -197,20 +197,23 @@ impl DemandHistory {
             .reduce(f64::max)
     }
 
-    /// The highest seasonal forecast made within `window` seconds before `now`: a forecast
-    /// holds until the load it foresaw shows in the (lagged) metrics.
-    pub(crate) fn forecast_high_water(&self, now: f64, window: f64) -> Option<f64> {
-        self.recent(now, window)
-            .map(|b| b.forecast_max)
-            .filter(|f| *f > 0.0)
-            .reduce(f64::max)
+    /// How long the history goes back from `now`: to the start of its oldest bucket with a
+    /// load in it, at most the 12 minutes kept (0 when empty).
+    pub(crate) fn span(&self, now: f64) -> f64 {
+        let current = bucket_index(now);
+        self.buckets
+            .iter()
+            .filter(|b| b.samples > 0 && b.index >= 0 && b.index <= current)
+            .map(|b| b.index)
+            .min()
+            .map_or(0.0, |oldest| (now - oldest as f64 * BUCKET_SECS).max(0.0))
     }
 
-    /// The longest queue recorded within `window` seconds before `now`, jobs.
-    pub(crate) fn queue_high_water(&self, now: f64, window: f64) -> Option<f64> {
+    /// The highest estimate made within `window` seconds before `now`.
+    pub(crate) fn estimate_high_water(&self, now: f64, window: f64) -> Option<f64> {
         self.recent(now, window)
-            .map(|b| b.queue_max)
-            .filter(|q| *q >= 0.0)
+            .map(|b| b.estimate_max)
+            .filter(|e| *e > 0.0)
             .reduce(f64::max)
     }
 
@@ -227,25 +230,80 @@ impl DemandHistory {
     }
 
     /// How fast the load grows, instances per second: the least-squares slope of the bucket
-    /// means within `span` seconds before `now` (0 with fewer than four buckets).
+    /// means within `span` seconds before `now`, when it is significant (at least three
+    /// standard errors from zero, so noise does not pass for a ramp); else 0. At least four
+    /// buckets are needed.
     pub(crate) fn load_trend(&self, now: f64, span: f64) -> f64 {
-        let (mut n, mut sx, mut sy, mut sxx, mut sxy) = (0.0, 0.0, 0.0, 0.0, 0.0);
         let current = bucket_index(now);
-        for b in self.recent(now, span).filter(|b| b.samples > 0) {
-            let x = (b.index - current) as f64 * BUCKET_SECS;
-            let y = b.load_sum / f64::from(b.samples);
-            n += 1.0;
-            sx += x;
-            sy += y;
-            sxx += x * x;
-            sxy += x * y;
-        }
-        let spread = n * sxx - sx * sx;
-        if n < 4.0 || spread <= 0.0 {
+        let points = || {
+            self.recent(now, span)
+                .filter(|b| b.samples > 0)
+                .map(move |b| {
+                    let x = (b.index - current) as f64 * BUCKET_SECS;
+                    (x, b.load_sum / f64::from(b.samples))
+                })
+        };
+        let n = points().count() as f64;
+        if n < 4.0 {
             return 0.0;
         }
-        let slope = (n * sxy - sx * sy) / spread;
-        if slope.is_finite() { slope } else { 0.0 }
+        let (mean_x, mean_y) = points().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
+        let (sxx, sxy) = points().fold((0.0, 0.0), |(xx, xy), (x, y)| {
+            (xx + (x - mean_x).powi(2), xy + (x - mean_x) * (y - mean_y))
+        });
+        if sxx <= 0.0 {
+            return 0.0;
+        }
+        let slope = sxy / sxx;
+        let residuals: f64 = points()
+            .map(|(x, y)| (y - mean_y - slope * (x - mean_x)).powi(2))
+            .sum();
+        let standard_error = (residuals / (n - 2.0) / sxx).sqrt();
+        if slope.is_finite() && slope.abs() >= 3.0 * standard_error {
+            slope
+        } else {
+            0.0
+        }
+    }
+
+    /// A surge: the load rose bucket after bucket at least twice within the last `span`
+    /// seconds, to `SURGE`-fold or more of the highest load of the `window` before that span.
+    /// Returns the rise (as a share of that earlier highest) and the significant slope over
+    /// the span (instances per second, see [`load_trend`](Self::load_trend)).
+    pub(crate) fn surge(&self, now: f64, span: f64, window: f64) -> Option<(f64, f64)> {
+        let current = bucket_index(now);
+        let span_buckets = (span / BUCKET_SECS).ceil() as i64;
+        let oldest = current - span_buckets + 1;
+        let mut means = [0.0; BUCKETS];
+        let mut n = 0;
+        for index in oldest..=current {
+            let slot = index.rem_euclid(BUCKETS as i64) as usize;
+            if let Some(b) = self
+                .buckets
+                .get(slot)
+                .filter(|b| b.index == index && b.samples > 0)
+            {
+                means[n] = b.load_sum / f64::from(b.samples);
+                n += 1;
+            }
+        }
+        let means = &means[..n];
+        let rising = means.windows(2).rev().take_while(|w| w[1] > w[0]).count();
+        let before = self
+            .buckets
+            .iter()
+            .filter(|b| {
+                b.samples > 0
+                    && b.index < oldest
+                    && b.index >= oldest - (window / BUCKET_SECS).ceil() as i64
+            })
+            .map(|b| b.load_max)
+            .reduce(f64::max)?;
+        let last = *means.last()?;
+        if rising < 2 || before <= 0.0 {
+            return None;
+        }
+        Some(((last - before) / before, self.load_trend(now, span)))
     }
 
     /// The ready count recorded at the latest decision at or before `at`, if any.

@@ -215,16 +215,16 @@ impl ScalingState {
         let r = &decision.reasons;
         let Some(t) = &r.tracking else { return };
         let queue = r.readings[MetricKind::QueueLength.index()];
-        let load = match (t.load, t.latency) {
+        let measured = match (t.load, t.latency) {
             (Some(l), Some(g)) => Some(l.max(g)),
             (l, g) => l.or(g),
         };
         self.history.observe(&Observation {
             at: epoch_secs(now),
-            load,
-            raw_load: t.held_back.or(t.load),
+            load: t.counted,
+            raw_load: measured,
             queue: queue.wants.and(queue.value),
-            forecast: t.forecast,
+            estimate: t.estimate,
             ready: r.ready,
         });
     }

@@ -1,29 +1,32 @@
 //! The tracking mode's decision (`SCALING_MODE=tracking`): the fleet follows an estimate of
-//! demand, in instances at a utilisation setpoint, built from
+//! demand, in instances at a utilisation setpoint, built each decision from
 //!
 //! 1. the load: each capacity metric (CPU, memory, request rate) times the ready count it was
-//!    averaged over, divided by its setpoint; the largest;
-//! 2. a guard against a single bad sample: a jump beyond twice the window's high-water mark is
-//!    held back to that limit (and allows no scale-down) unless the previous sample confirms
-//!    it, or CPU and request rate jump together, or p95 is over the SLO;
-//! 3. the latency guard: with p95 above `TRACKING_LATENCY_GUARD` % of the SLO, at least the
-//!    ready count times p95 over that level (up to 1.5 times), whatever the load metrics say,
-//!    for capacity that drifted from the setpoint's assumption;
-//! 4. the high-water mark of that demand over `TRACKING_WINDOW`, plus its trend over the time
-//!    new capacity needs to serve (the metrics' age plus `TRACKING_LEAD_TIME`), at most 10 % of
-//!    the mark (a step is not a ramp);
-//! 5. the queue: the most jobs waiting in the window, plus their growth over the lead time, to
-//!    be drained within what the job-wait SLO leaves after the lead time (a quarter of it at
-//!    least), at `TRACKING_JOBS_PER_INSTANCE` jobs/s per instance;
-//! 6. seasonal pre-scaling: today's load times the rise both of the last two days saw from
-//!    this time of day over the lead time, when that rise is 10 % or more; the forecast holds
-//!    for the window (until the lagged metrics show the load it foresaw); it only adds.
+//!    averaged over (the metrics' own time, not now), divided by its setpoint; the largest;
+//! 2. the latency guard: with p95 above `TRACKING_LATENCY_GUARD` % of the SLO, the ready count
+//!    times p95 over that level (up to 1.5 times), whatever the load metrics say, for capacity
+//!    that drifted from the setpoint's assumption;
+//! 3. a guard against a single bad sample: a jump beyond 1.25 times the window's highest load
+//!    counts only up to that until the next sample confirms it (and allows no scale-down):
+//!    a one-sample spike is over long before capacity ordered for it would serve;
+//! 4. a surge (a rise bucket after bucket within 90 s, to 15 % or more above the highest load
+//!    of the window before, with a significant slope) extrapolated over the time new capacity
+//!    needs to serve: the metrics' age plus `TRACKING_LEAD_TIME`;
+//! 5. the queue: the jobs waiting plus their growth over that lead time, to be drained within
+//!    what the job-wait SLO leaves after it (a quarter of the SLO at least), at
+//!    `TRACKING_JOBS_PER_INSTANCE` jobs/s per instance;
+//! 6. seasonal pre-scaling: the window's load times the rise that both of the last two days
+//!    saw from this time of day over the lead time, when that rise is 10 % or more.
 //!
-//! Up as soon as the estimate needs one more instance (no tolerance, no cooldown, no step
-//! cap: instances still starting count as capacity, so a spike is not answered twice); down
-//! only when it is more than `TRACKING_SCALE_DOWN_TOLERANCE` % below the current count, to
-//! the estimate plus half that tolerance, and never on a missing, invalid or stale metric. Pure: the history it reads is in the state,
-//! written by `record`.
+//! The estimate is the largest of these; the fleet follows the highest estimate of the last
+//! `TRACKING_WINDOW` (the estimate's own stabilization, so nothing added within the window is
+//! taken away before the window agrees; it also holds a forecast until the lagged metrics
+//! show the load it foresaw). Up as soon as that needs one more instance (no tolerance, no
+//! cooldown, no step cap: instances still starting count as capacity, so a spike is not
+//! answered twice); down only when it is more than `TRACKING_SCALE_DOWN_TOLERANCE` % below the
+//! current count, to the estimate plus that tolerance, never on a missing, invalid or stale
+//! metric, and not before the history covers a full window (after a restart without a
+//! persisted state). Pure: the history it reads is in the state, written by `record`.
 
 use std::time::{Duration, SystemTime};
 
@@ -31,20 +34,25 @@ use crate::decision::{Driver, Reading, Reasons, Rule, TrackingReasons, Verdict};
 use crate::demand_history::epoch_secs;
 use crate::{Decision, MetricKind, Metrics, ScalingConfig, ScalingState};
 
-/// A load beyond this multiple of the window's high-water mark is a jump to confirm.
-const JUMP: f64 = 2.0;
-/// A jump is corroborated when CPU and request rate both ask for this share of it.
-const CORROBORATION: f64 = 0.75;
-/// The trend adds at most this share of the high-water mark (a step is not a ramp).
-const TREND_CAP: f64 = 0.1;
+/// A load (or latency demand) beyond this multiple of the window's highest is a jump: it
+/// counts in full only once the next sample confirms it. A spike of one sample is over long
+/// before capacity ordered for it would serve.
+const JUMP: f64 = 1.25;
 /// The latency guard asks for at most this multiple of the ready instances.
 const LATENCY_GUARD_MAX: f64 = 1.5;
 /// Seasonal pre-scaling acts on a rise of at least this factor.
 const SEASONAL_MIN_RISE: f64 = 1.1;
-/// The load's trend is fitted over at most this many seconds.
-const TREND_SPAN_SECS: f64 = 300.0;
+/// A rise within `SURGE_SPAN_SECS` to at least this share above the window's highest load
+/// before it is a surge.
+const SURGE: f64 = 0.15;
+/// A surge is looked for over this many seconds.
+const SURGE_SPAN_SECS: f64 = 90.0;
+/// A surge's extrapolation adds at most this multiple of the load.
+const SURGE_CAP: f64 = 1.0;
 /// The queue's growth is measured over this many seconds.
 const QUEUE_TREND_SECS: f64 = 120.0;
+/// The history's resolution: a window counts as covered one bucket short of its length.
+const BUCKET_SECS: f64 = 15.0;
 
 /// Decides in tracking mode. The caller has handled the override, `AUTO_SCALING_ENABLED`, a
 /// count above `MAX_INSTANCES` and no ready instance; a count below `MIN_INSTANCES` comes
@@ -68,86 +76,67 @@ pub(crate) fn decide(
         .filter(|r| *r > 0)
         .unwrap_or(reasons.ready)
         .max(1);
+    let ready = f64::from(measured_over);
     let lead = age + t.lead_time.as_secs_f64();
     let window = t.window.as_secs_f64();
     let tolerance = t.scale_down_tolerance_percent / 100.0;
     let guard = t.latency_guard_percent / 100.0 * c.p95_response_time.up;
-    let budget = drain_budget(t, lead);
 
-    // 1. The load, metric by metric.
-    let size = |value: f64, setpoint: f64| f64::from(measured_over) * value / setpoint;
+    // 1. The load: each capacity metric sized to its setpoint; the largest.
     let mut load: Option<(f64, MetricKind)> = None;
-    let mut by_metric = [0.0; 3];
-    for (slot, (kind, setpoint)) in [
+    for (kind, setpoint) in [
         (MetricKind::CpuPercent, t.cpu_target),
         (MetricKind::MemoryPercent, c.memory.up),
         (MetricKind::RequestRate, t.request_rate_target),
-    ]
-    .into_iter()
-    .enumerate()
-    {
+    ] {
         if let Some(v) = usable(c, m, kind) {
-            let demand = size(v, setpoint);
-            by_metric[slot] = demand;
+            let demand = ready * v / setpoint;
             if load.is_none_or(|(l, _)| demand > l) {
                 load = Some((demand, kind));
             }
         }
     }
+    // 2. The latency guard: p95 near the SLO asks for more than the load metrics may.
+    let latency = usable(c, m, MetricKind::P95ResponseTime)
+        .filter(|p| *p > guard)
+        .map(|p| ready * (p / guard).min(LATENCY_GUARD_MAX));
 
-    // 2. A jump nothing confirms is held back for one sample: confirmed by the previous sample,
-    //    or corroborated by CPU and request rate jumping together, or by p95 over the SLO.
-    let previous_high = h.load_high_water(now_s, window);
-    let p95 = usable(c, m, MetricKind::P95ResponseTime);
+    // 3. A jump nothing confirms yet counts only up to JUMP times the window's highest.
+    let measured = max_opt(load.map(|(l, _)| l), latency);
+    let mut sample = measured;
     let mut held_back = None;
-    if let (Some((l, kind)), Some(high)) = (load, previous_high) {
+    if let (Some(value), Some(high)) = (measured, h.load_high_water(now_s, window)) {
         let limit = JUMP * high.max(1.0);
-        let confirmed = h.last_raw_load().is_some_and(|p| p > limit);
-        let agreeing = [by_metric[0], by_metric[2]]
-            .iter()
-            .filter(|d| **d > limit * CORROBORATION)
-            .count();
-        let corroborated = agreeing >= 2 || p95.is_some_and(|p| p > c.p95_response_time.up);
-        if l > limit && !confirmed && !corroborated {
-            held_back = Some(l);
-            load = Some((limit, kind));
+        let confirmed = h.last_raw_load().is_some_and(|previous| previous > limit);
+        if value > limit && !confirmed {
+            held_back = Some(value);
+            sample = Some(limit);
         }
     }
 
-    // 3. The latency guard.
-    let latency = p95
-        .filter(|p| *p > guard)
-        .map(|p| f64::from(measured_over) * (p / guard).min(LATENCY_GUARD_MAX));
+    // 4. A surge is extrapolated over the lead time.
+    let surge = match (sample, h.surge(now_s, SURGE_SPAN_SECS, window)) {
+        (Some(s), Some((rise, slope))) if rise >= SURGE && slope > 0.0 => {
+            (slope * lead).min(s * SURGE_CAP)
+        }
+        _ => 0.0,
+    };
 
-    // 4. High-water mark and trend.
-    let sample = max_opt(load.map(|(l, _)| l), latency);
-    let high_water = max_opt(previous_high, sample);
-    let slope = h.load_trend(now_s, window.min(TREND_SPAN_SECS)).max(0.0);
-    let trend = high_water.map_or(0.0, |hw| (slope * lead).min(TREND_CAP * hw));
-    let projected = high_water.map(|hw| hw + trend);
-
-    // 5. The queue: its high-water mark over the window, plus its growth over the lead time.
+    // 5. The queue: jobs waiting plus their growth over the lead time, drained in time.
     let queue = usable(c, m, MetricKind::QueueLength).map(|q| {
-        let longest = h.queue_high_water(now_s, window).unwrap_or(q).max(q);
         let growth = h
             .queue_before(now_s, QUEUE_TREND_SECS)
             .filter(|(_, ago)| *ago > 0.0)
             .map_or(0.0, |(then, ago)| ((q - then) / ago).max(0.0));
-        (longest + growth * lead) / (t.jobs_per_instance * budget)
+        (q + growth * lead) / (t.jobs_per_instance * drain_budget(t, lead))
     });
 
-    // 6. Seasonal pre-scaling.
-    let forecast = high_water
-        .filter(|_| t.seasonal)
-        .and_then(|hw| {
-            h.seasonal_rise(now_s, lead)
-                .map(|rise| hw * rise.min(f64::from(c.max_instances)))
-        })
-        .filter(|s| high_water.is_some_and(|hw| *s >= hw * SEASONAL_MIN_RISE));
-    let seasonal = max_opt(
-        forecast,
-        h.forecast_high_water(now_s, window).filter(|_| t.seasonal),
-    );
+    // 6. Seasonal pre-scaling: the window's load times the rise both earlier days saw.
+    let level = max_opt(h.load_high_water(now_s, window), sample);
+    let seasonal = level.filter(|_| t.seasonal).and_then(|l| {
+        let rise = h.seasonal_rise(now_s, lead)?;
+        (rise >= SEASONAL_MIN_RISE).then(|| l * rise.min(f64::from(c.max_instances)))
+    });
 
     let load_driver = match (load, latency) {
         (Some((l, kind)), Some(g)) if l >= g => Driver::Load(kind),
@@ -155,8 +144,8 @@ pub(crate) fn decide(
         (_, Some(_)) => Driver::Latency,
         (None, None) => Driver::Queue,
     };
-    let (needed, driver) = [
-        (projected, load_driver),
+    let (estimate, mut driver) = [
+        (sample.map(|s| s + surge), load_driver),
         (queue, Driver::Queue),
         (seasonal, Driver::Seasonal),
     ]
@@ -168,6 +157,16 @@ pub(crate) fn decide(
             if v > best.0 { (v, d) } else { best }
         },
     );
+    // 7. The fleet follows the highest estimate of the window: nothing added within it is
+    //    taken away before the window agrees.
+    let mut needed = estimate;
+    if let Some(earlier) = h
+        .estimate_high_water(now_s, window)
+        .filter(|e| *e > estimate)
+    {
+        needed = earlier;
+        driver = Driver::Window;
+    }
 
     reasons.readings = readings(c, m, measured_over, current, lead);
     let target = instances(needed).clamp(c.min_instances, c.max_instances);
@@ -175,17 +174,18 @@ pub(crate) fn decide(
     reasons.tracking = Some(TrackingReasons {
         driver,
         needed,
+        estimate,
         load: load.map(|(l, _)| l),
+        counted: sample,
         held_back,
         measured_over,
-        high_water,
-        window: t.window,
-        trend,
-        lead: Duration::from_secs_f64(lead),
+        surge,
         latency,
         queue,
         seasonal,
-        forecast,
+        window: t.window,
+        history: Duration::from_secs_f64(h.span(now_s).min(window)),
+        lead: Duration::from_secs_f64(lead),
         tolerance_percent: t.scale_down_tolerance_percent,
     });
 
@@ -198,9 +198,9 @@ pub(crate) fn decide(
         };
         return Decision::new(current, target.max(current), reasons);
     }
-    // Down only well below the current count, and to a count that keeps half the tolerance
-    // as headroom, so the next noisy sample does not undo it.
-    let down_to = instances(needed * (1.0 + tolerance / 2.0)).clamp(c.min_instances, current);
+    // Down only well below the current count, and to a count that keeps the tolerance as
+    // headroom, so that only a rise as large as the fall could undo it.
+    let down_to = instances(needed * (1.0 + tolerance)).clamp(c.min_instances, current);
     if needed >= f64::from(current) * (1.0 - tolerance) || down_to >= current || held_back.is_some()
     {
         reasons.rule = Rule::WithinTolerance;
@@ -221,6 +221,11 @@ pub(crate) fn decide(
     }
     if reasons.stale {
         reasons.rule = Rule::StaleMetrics;
+        return Decision::new(current, current, reasons);
+    }
+    if h.span(now_s) < window - BUCKET_SECS {
+        // Just started (no persisted state): the window has not seen enough to shrink on.
+        reasons.rule = Rule::HistoryTooShort;
         return Decision::new(current, current, reasons);
     }
     reasons.rule = Rule::Tracking { driver };

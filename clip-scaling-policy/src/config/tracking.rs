@@ -29,20 +29,21 @@ impl ScalingMode {
 }
 
 /// The tracking mode's settings. [`Default`] suits a service whose instance serves 150 req/s
-/// at 100 % CPU with a p95 knee near 85 % (the simulator's model): set the targets to yours.
+/// at 100 % CPU with a p95 knee near 85 % (the simulator's model): a setpoint of 76 %, which
+/// leaves room for noise and the 2 to 3 minutes new capacity needs. Set the targets to yours.
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TrackingConfig {
-    /// `TRACKING_CPU_TARGET` (80): the fleet-average CPU, percent, the fleet is sized to.
+    /// `TRACKING_CPU_TARGET` (76): the fleet-average CPU, percent, the fleet is sized to.
     pub cpu_target: f64,
-    /// `TRACKING_REQUEST_RATE_TARGET` (120): requests per second per ready instance the fleet
+    /// `TRACKING_REQUEST_RATE_TARGET` (114): requests per second per ready instance the fleet
     /// is sized to.
     pub request_rate_target: f64,
     /// `TRACKING_SCALE_DOWN_TOLERANCE` (10): percent below the current count the estimate must
     /// fall before a scale-down (none is needed for a scale-up).
     pub scale_down_tolerance_percent: f64,
-    /// `TRACKING_WINDOW` (300 s, at most 720): the estimate is the highest demand seen in this
-    /// window, so noise does not move the fleet and a scale-down waits for the window to agree.
+    /// `TRACKING_WINDOW` (300 s, at most 720): the fleet follows the highest estimate of this
+    /// window, so noise does not move it and a scale-down waits for the window to agree.
     pub window: Duration,
     /// `TRACKING_LEAD_TIME` (90 s): from a decision to new capacity serving (the orchestrator
     /// acting, start-up, readiness). The estimate looks this far ahead of now, plus the
@@ -63,8 +64,8 @@ pub struct TrackingConfig {
 impl Default for TrackingConfig {
     fn default() -> Self {
         Self {
-            cpu_target: 80.0,
-            request_rate_target: 120.0,
+            cpu_target: 76.0,
+            request_rate_target: 114.0,
             scale_down_tolerance_percent: 10.0,
             window: Duration::from_secs(300),
             lead_time: Duration::from_secs(90),

@@ -19,41 +19,45 @@ pub enum Driver {
     Queue,
     /// Seasonal pre-scaling: a rise seen at this time on each of the last two days.
     Seasonal,
+    /// An earlier estimate within the window, higher than this decision's.
+    Window,
 }
 
 /// The demand estimate of a tracking decision, term by term, in instances at the setpoint.
 #[derive(Debug, Clone, Copy, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct TrackingReasons {
-    /// What set the estimate.
+    /// What set `needed`.
     pub driver: Driver,
-    /// The estimate the target follows: the largest of the terms below.
+    /// The estimate the target follows: the highest estimate of the window, this one included.
     pub needed: f64,
-    /// This sample's load, sized to the setpoint, as used.
+    /// This decision's estimate (what the window remembers): the largest of the terms below.
+    pub estimate: f64,
+    /// The load, sized to the setpoint (before the jump guard).
     pub load: Option<f64>,
-    /// A jump of the load that neither the previous sample confirmed nor CPU or p95
-    /// corroborated: its measured value, held back to `load` for one sample.
+    /// The larger of the load and the latency demand as counted: a jump the previous sample
+    /// did not confirm counts only up to the guard's limit.
+    pub counted: Option<f64>,
+    /// Such a jump's measured value, when one was held back.
     pub held_back: Option<f64>,
     /// The instances the per-instance averages were measured over (ready then).
     pub measured_over: u32,
-    /// The highest load of the window, this sample included.
-    pub high_water: Option<f64>,
-    /// The window.
-    pub window: Duration,
-    /// Growth of the load expected before new capacity could serve (instances).
-    pub trend: f64,
-    /// How far ahead the estimate looks: the metrics' age plus `TRACKING_LEAD_TIME`.
-    pub lead: Duration,
+    /// A surge's growth expected before new capacity could serve (instances).
+    pub surge: f64,
     /// Instances the latency guard asks for.
     pub latency: Option<f64>,
-    /// Instances the queue asks for: its longest in the window plus its growth over the lead
-    /// time, drained within the job-wait SLO.
+    /// Instances the queue asks for: jobs waiting plus their growth over the lead time,
+    /// drained within the job-wait SLO.
     pub queue: Option<f64>,
-    /// Instances seasonal pre-scaling asks for: the highest forecast of the window (a forecast
-    /// holds until the load it foresaw shows in the metrics).
+    /// Instances seasonal pre-scaling asks for.
     pub seasonal: Option<f64>,
-    /// The seasonal forecast made at this decision (what the history remembers).
-    pub forecast: Option<f64>,
+    /// The window.
+    pub window: Duration,
+    /// How far back the history goes (at most 12 minutes): no scale-down before it covers
+    /// the window.
+    pub history: Duration,
+    /// How far ahead the estimate looks: the metrics' age plus `TRACKING_LEAD_TIME`.
+    pub lead: Duration,
     /// The scale-down tolerance, percent.
     pub tolerance_percent: f64,
 }
@@ -66,28 +70,28 @@ impl TrackingReasons {
             Driver::Latency => f.write_str("latency guard")?,
             Driver::Queue => f.write_str("queue")?,
             Driver::Seasonal => f.write_str("seasonal forecast")?,
+            Driver::Window => write!(f, "an estimate of the last {} s", self.window.as_secs())?,
         }
         write!(f, " needs {:.1} instances", self.needed)?;
-        if let Some(hw) = self.high_water {
+        if self.driver == Driver::Window {
+            write!(f, " (now {:.1})", self.estimate)?;
+        }
+        if let Some(load) = self.load {
             write!(
                 f,
-                "; load high-water {hw:.1} over {} s (measured over {} ready)",
-                self.window.as_secs(),
+                "; load {load:.1} (measured over {} ready)",
                 self.measured_over
             )?;
         }
-        if self.trend > 0.05 {
-            write!(
-                f,
-                ", trend +{:.1} in {} s",
-                self.trend,
-                self.lead.as_secs_f64().round()
-            )?;
-        }
         if let Some(x) = self.held_back {
+            write!(f, "; jump to {x:.1} not confirmed yet")?;
+        }
+        if self.surge > 0.05 {
             write!(
                 f,
-                "; jump to {x:.1} held back (not confirmed, not corroborated)"
+                "; surge +{:.1} in {} s",
+                self.surge,
+                self.lead.as_secs_f64().round()
             )?;
         }
         for (name, value) in [
