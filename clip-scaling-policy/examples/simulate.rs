@@ -165,7 +165,7 @@ fn run() -> Result<(), Box<dyn std::error::Error>> {
         bounds.push((scenario.name.clone(), arena.clairvoyant(scenario)));
     }
     if o.json {
-        println!("{}", json(&rows, o.lag));
+        println!("{}", Summary::json_array(&rows));
         return Ok(());
     }
 
@@ -253,41 +253,6 @@ fn print_bar(bar: &Bar) {
         "the bar (>= 5 % cheaper, >= 10 % fewer SLO minutes, never worse on both, never more reversals or job-wait minutes): {}",
         if bar.met() { "met" } else { "NOT met" }
     );
-}
-
-/// The rows as one JSON array: the mean of each figure, plus `min` and `max` objects.
-fn json(rows: &[Summary], lag: Duration) -> String {
-    let figures = |f: &sim::Figures| {
-        serde_json::Value::Object(
-            f.named()
-                .iter()
-                .map(|(k, v)| ((*k).to_string(), serde_json::json!(v)))
-                .collect(),
-        )
-    };
-    let array: Vec<serde_json::Value> = rows
-        .iter()
-        .map(|r| {
-            let mut row = serde_json::json!({
-                "trace": r.trace,
-                "autoscaler": r.autoscaler,
-                "seeds": r.runs,
-                "metric_lag_secs": lag.as_secs_f64(),
-            });
-            if let (Some(obj), serde_json::Value::Object(mean)) =
-                (row.as_object_mut(), figures(&r.mean))
-            {
-                obj.extend(mean);
-                obj.insert("min".into(), figures(&r.min));
-                obj.insert("max".into(), figures(&r.max));
-                if let Some(note) = &r.note {
-                    obj.insert("note".into(), serde_json::json!(note));
-                }
-            }
-            row
-        })
-        .collect();
-    serde_json::Value::Array(array).to_string()
 }
 
 /// One SVG per trace (its first seed): demand against tracking, hpa and guide.

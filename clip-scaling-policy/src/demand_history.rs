@@ -180,130 +180,56 @@ impl DemandHistory {
         }
     }
 
-    /// Buckets within `window` seconds before `now` (the current bucket included).
-    fn recent(&self, now: f64, window: f64) -> impl Iterator<Item = &Bucket> {
+    /// What a decision reads of the recent history, in one pass over the buckets: the
+    /// highest load and estimate within `window` seconds before `now`, how far back the history
+    /// goes, the queue about `queue_ago` seconds back, and a surge over the last `surge_span`
+    /// seconds (see [`Recent::surge`]).
+    pub(crate) fn recent(&self, now: f64, window: f64, surge_span: f64, queue_ago: f64) -> Recent {
         let current = bucket_index(now);
-        let oldest = current - (window / BUCKET_SECS).ceil() as i64 + 1;
-        self.buckets
-            .iter()
-            .filter(move |b| b.index >= oldest && b.index <= current && b.index >= 0)
-    }
-
-    /// The highest load recorded within `window` seconds before `now`.
-    pub(crate) fn load_high_water(&self, now: f64, window: f64) -> Option<f64> {
-        self.recent(now, window)
-            .filter(|b| b.samples > 0)
-            .map(|b| b.load_max)
-            .reduce(f64::max)
-    }
-
-    /// How long the history goes back from `now`: to the start of its oldest bucket with a
-    /// load in it, at most the 12 minutes kept (0 when empty).
-    pub(crate) fn span(&self, now: f64) -> f64 {
-        let current = bucket_index(now);
-        self.buckets
-            .iter()
-            .filter(|b| b.samples > 0 && b.index >= 0 && b.index <= current)
-            .map(|b| b.index)
-            .min()
-            .map_or(0.0, |oldest| (now - oldest as f64 * BUCKET_SECS).max(0.0))
-    }
-
-    /// The highest estimate made within `window` seconds before `now`.
-    pub(crate) fn estimate_high_water(&self, now: f64, window: f64) -> Option<f64> {
-        self.recent(now, window)
-            .map(|b| b.estimate_max)
-            .filter(|e| *e > 0.0)
-            .reduce(f64::max)
-    }
-
-    /// The queue recorded about `ago` seconds before `now` (the latest bucket at least that
-    /// old, within the history), with how long ago that bucket started.
-    pub(crate) fn queue_before(&self, now: f64, ago: f64) -> Option<(f64, f64)> {
-        let current = bucket_index(now);
-        let newest = current - (ago / BUCKET_SECS).ceil() as i64;
-        self.buckets
-            .iter()
-            .filter(|b| b.index >= 0 && b.index <= newest && b.queue_max >= 0.0)
-            .max_by_key(|b| b.index)
-            .map(|b| (b.queue_max, now - b.index as f64 * BUCKET_SECS))
-    }
-
-    /// How fast the load grows, instances per second: the least-squares slope of the bucket
-    /// means within `span` seconds before `now`, when it is significant (at least three
-    /// standard errors from zero, so noise does not pass for a ramp); else 0. At least four
-    /// buckets are needed.
-    pub(crate) fn load_trend(&self, now: f64, span: f64) -> f64 {
-        let current = bucket_index(now);
-        let points = || {
-            self.recent(now, span)
-                .filter(|b| b.samples > 0)
-                .map(move |b| {
-                    let x = (b.index - current) as f64 * BUCKET_SECS;
-                    (x, b.load_sum / f64::from(b.samples))
-                })
-        };
-        let n = points().count() as f64;
-        if n < 4.0 {
-            return 0.0;
-        }
-        let (mean_x, mean_y) = points().fold((0.0, 0.0), |(a, b), (x, y)| (a + x / n, b + y / n));
-        let (sxx, sxy) = points().fold((0.0, 0.0), |(xx, xy), (x, y)| {
-            (xx + (x - mean_x).powi(2), xy + (x - mean_x) * (y - mean_y))
-        });
-        if sxx <= 0.0 {
-            return 0.0;
-        }
-        let slope = sxy / sxx;
-        let residuals: f64 = points()
-            .map(|(x, y)| (y - mean_y - slope * (x - mean_x)).powi(2))
-            .sum();
-        let standard_error = (residuals / (n - 2.0) / sxx).sqrt();
-        if slope.is_finite() && slope.abs() >= 3.0 * standard_error {
-            slope
-        } else {
-            0.0
-        }
-    }
-
-    /// A surge: the load rose bucket after bucket at least twice within the last `span`
-    /// seconds, to `SURGE`-fold or more of the highest load of the `window` before that span.
-    /// Returns the rise (as a share of that earlier highest) and the significant slope over
-    /// the span (instances per second, see [`load_trend`](Self::load_trend)).
-    pub(crate) fn surge(&self, now: f64, span: f64, window: f64) -> Option<(f64, f64)> {
-        let current = bucket_index(now);
-        let span_buckets = (span / BUCKET_SECS).ceil() as i64;
-        let oldest = current - span_buckets + 1;
-        let mut means = [0.0; BUCKETS];
-        let mut n = 0;
-        for index in oldest..=current {
-            let slot = index.rem_euclid(BUCKETS as i64) as usize;
-            if let Some(b) = self
-                .buckets
-                .get(slot)
-                .filter(|b| b.index == index && b.samples > 0)
-            {
-                means[n] = b.load_sum / f64::from(b.samples);
-                n += 1;
-            }
-        }
-        let means = &means[..n];
-        let rising = means.windows(2).rev().take_while(|w| w[1] > w[0]).count();
-        let before = self
+        let in_window = (window / BUCKET_SECS).ceil() as i64;
+        let span_buckets = ((surge_span / BUCKET_SECS).ceil() as usize).clamp(1, SURGE_BUCKETS);
+        let span_start = current - span_buckets as i64 + 1;
+        let queue_newest = current - (queue_ago / BUCKET_SECS).ceil() as i64;
+        let mut r = Recent::default();
+        let mut oldest: Option<i64> = None;
+        let mut queue_at: Option<(i64, f64)> = None;
+        let mut before_surge: Option<f64> = None;
+        let mut surge_means = [None; SURGE_BUCKETS];
+        for b in self
             .buckets
             .iter()
-            .filter(|b| {
-                b.samples > 0
-                    && b.index < oldest
-                    && b.index >= oldest - (window / BUCKET_SECS).ceil() as i64
-            })
-            .map(|b| b.load_max)
-            .reduce(f64::max)?;
-        let last = *means.last()?;
-        if rising < 2 || before <= 0.0 {
-            return None;
+            .filter(|b| b.index >= 0 && b.index <= current)
+        {
+            let age = current - b.index;
+            if b.samples > 0 {
+                oldest = Some(oldest.map_or(b.index, |o| o.min(b.index)));
+                if age < in_window {
+                    r.load_high = Some(r.load_high.map_or(b.load_max, |h| h.max(b.load_max)));
+                }
+                if b.index >= span_start {
+                    surge_means[(b.index - span_start) as usize] =
+                        Some(b.load_sum / f64::from(b.samples));
+                } else if b.index >= span_start - in_window {
+                    before_surge = Some(before_surge.map_or(b.load_max, |h| h.max(b.load_max)));
+                }
+            }
+            if age < in_window && b.estimate_max > 0.0 {
+                r.estimate_high = Some(
+                    r.estimate_high
+                        .map_or(b.estimate_max, |h| h.max(b.estimate_max)),
+                );
+            }
+            if b.index <= queue_newest
+                && b.queue_max >= 0.0
+                && queue_at.is_none_or(|q| b.index > q.0)
+            {
+                queue_at = Some((b.index, b.queue_max));
+            }
         }
-        Some(((last - before) / before, self.load_trend(now, span)))
+        r.span = oldest.map_or(0.0, |o| (now - o as f64 * BUCKET_SECS).max(0.0));
+        r.queue_then = queue_at.map(|(index, q)| (q, now - index as f64 * BUCKET_SECS));
+        r.surge = before_surge.and_then(|before| surge(&surge_means[..span_buckets], before));
+        r
     }
 
     /// The ready count recorded at the latest decision at or before `at`, if any.
@@ -330,12 +256,12 @@ impl DemandHistory {
             return None;
         }
         let minute = i64::from(minute_of(now));
-        let ahead = (lead / 60.0).ceil().max(1.0) as i64;
+        let ahead = (lead / 60.0).ceil().clamp(1.0, 60.0) as i64;
         let mut rise = f64::INFINITY;
         for day in 1..=2 {
             let then = minute - day * DAY_MINUTES;
-            let before = self.highest(then - 4..=then)?;
-            let after = self.highest(then + 1..=then + ahead)?;
+            let before = self.highest(then - 4, 5)?;
+            let after = self.highest(then + 1, ahead)?;
             if before <= 0.0 {
                 return None;
             }
@@ -344,15 +270,22 @@ impl DemandHistory {
         Some(rise)
     }
 
-    /// The highest load recorded in these minutes, if any was.
-    fn highest(&self, minutes: std::ops::RangeInclusive<i64>) -> Option<f64> {
-        minutes
-            .filter_map(|minute| {
-                let m = u32::try_from(minute).ok()?;
-                let slot = self.season.get(m as usize % SEASON_MINUTES)?;
-                (slot.minute == m).then_some(f64::from(slot.load_max))
-            })
-            .reduce(f64::max)
+    /// The highest load recorded in the `count` minutes from `first`, if any was.
+    fn highest(&self, first: i64, count: i64) -> Option<f64> {
+        let first = u32::try_from(first).ok()?;
+        let mut slot = first as usize % SEASON_MINUTES;
+        let mut highest: Option<f32> = None;
+        for m in first..first.saturating_add(count as u32) {
+            let s = self.season[slot];
+            if s.minute == m {
+                highest = Some(highest.map_or(s.load_max, |h| h.max(s.load_max)));
+            }
+            slot += 1;
+            if slot == SEASON_MINUTES {
+                slot = 0;
+            }
+        }
+        highest.map(f64::from)
     }
 }
 
@@ -370,4 +303,64 @@ pub(crate) fn epoch_secs(t: std::time::SystemTime) -> f64 {
         Ok(d) => d.as_secs_f64(),
         Err(e) => -e.duration().as_secs_f64(),
     }
+}
+
+/// Most buckets a surge is looked for in.
+const SURGE_BUCKETS: usize = 8;
+
+/// What a decision reads of the recent history (see [`DemandHistory::recent`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub(crate) struct Recent {
+    /// The highest load within the window.
+    pub(crate) load_high: Option<f64>,
+    /// The highest estimate within the window.
+    pub(crate) estimate_high: Option<f64>,
+    /// How far back the history goes, seconds (at most the 12 minutes kept).
+    pub(crate) span: f64,
+    /// The queue about `queue_ago` back, and how many seconds ago that bucket started.
+    pub(crate) queue_then: Option<(f64, f64)>,
+    /// A surge: the load rose bucket after bucket at least twice within the surge span; the
+    /// rise over the highest load of the window before the span (a share of it), and the
+    /// slope over the span (instances per second) when it is significant (at least three
+    /// standard errors from zero, so noise does not pass for a ramp).
+    pub(crate) surge: Option<(f64, f64)>,
+}
+
+/// A surge in these bucket means (oldest first, `None` for an empty bucket) after a window
+/// whose highest load was `before`: see [`Recent::surge`].
+fn surge(means: &[Option<f64>], before: f64) -> Option<(f64, f64)> {
+    let mut last = None;
+    let mut rising = 0;
+    let (mut n, mut sx, mut sy, mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
+    for (i, mean) in means.iter().enumerate() {
+        let Some(y) = *mean else { continue };
+        rising = match last {
+            Some(previous) if y > previous => rising + 1,
+            _ => 0,
+        };
+        last = Some(y);
+        let x = i as f64 * BUCKET_SECS;
+        n += 1.0;
+        sx += x;
+        sy += y;
+        sxx += x * x;
+        sxy += x * y;
+        syy += y * y;
+    }
+    let last = last?;
+    if rising < 2 || before <= 0.0 || n < 4.0 {
+        return None;
+    }
+    let (xx, xy, yy) = (sxx - sx * sx / n, sxy - sx * sy / n, syy - sy * sy / n);
+    if xx <= 0.0 {
+        return None;
+    }
+    let slope = xy / xx;
+    let residuals = (yy - slope * xy).max(0.0);
+    let standard_error = (residuals / (n - 2.0) / xx).sqrt();
+    let significant = slope.is_finite() && slope.abs() >= 3.0 * standard_error;
+    Some((
+        (last - before) / before,
+        if significant { slope } else { 0.0 },
+    ))
 }

@@ -79,6 +79,7 @@ pub(crate) fn decide(
     let ready = f64::from(measured_over);
     let lead = age + t.lead_time.as_secs_f64();
     let window = t.window.as_secs_f64();
+    let recent = h.recent(now_s, window, SURGE_SPAN_SECS, QUEUE_TREND_SECS);
     let tolerance = t.scale_down_tolerance_percent / 100.0;
     let guard = t.latency_guard_percent / 100.0 * c.p95_response_time.up;
 
@@ -105,7 +106,7 @@ pub(crate) fn decide(
     let measured = max_opt(load.map(|(l, _)| l), latency);
     let mut sample = measured;
     let mut held_back = None;
-    if let (Some(value), Some(high)) = (measured, h.load_high_water(now_s, window)) {
+    if let (Some(value), Some(high)) = (measured, recent.load_high) {
         let limit = JUMP * high.max(1.0);
         let confirmed = h.last_raw_load().is_some_and(|previous| previous > limit);
         if value > limit && !confirmed {
@@ -115,7 +116,7 @@ pub(crate) fn decide(
     }
 
     // 4. A surge is extrapolated over the lead time.
-    let surge = match (sample, h.surge(now_s, SURGE_SPAN_SECS, window)) {
+    let surge = match (sample, recent.surge) {
         (Some(s), Some((rise, slope))) if rise >= SURGE && slope > 0.0 => {
             (slope * lead).min(s * SURGE_CAP)
         }
@@ -124,15 +125,15 @@ pub(crate) fn decide(
 
     // 5. The queue: jobs waiting plus their growth over the lead time, drained in time.
     let queue = usable(c, m, MetricKind::QueueLength).map(|q| {
-        let growth = h
-            .queue_before(now_s, QUEUE_TREND_SECS)
+        let growth = recent
+            .queue_then
             .filter(|(_, ago)| *ago > 0.0)
             .map_or(0.0, |(then, ago)| ((q - then) / ago).max(0.0));
         (q + growth * lead) / (t.jobs_per_instance * drain_budget(t, lead))
     });
 
     // 6. Seasonal pre-scaling: the window's load times the rise both earlier days saw.
-    let level = max_opt(h.load_high_water(now_s, window), sample);
+    let level = max_opt(recent.load_high, sample);
     let seasonal = level.filter(|_| t.seasonal).and_then(|l| {
         let rise = h.seasonal_rise(now_s, lead)?;
         (rise >= SEASONAL_MIN_RISE).then(|| l * rise.min(f64::from(c.max_instances)))
@@ -160,15 +161,15 @@ pub(crate) fn decide(
     // 7. The fleet follows the highest estimate of the window: nothing added within it is
     //    taken away before the window agrees.
     let mut needed = estimate;
-    if let Some(earlier) = h
-        .estimate_high_water(now_s, window)
-        .filter(|e| *e > estimate)
-    {
+    if let Some(earlier) = recent.estimate_high.filter(|e| *e > estimate) {
         needed = earlier;
         driver = Driver::Window;
     }
 
-    reasons.readings = readings(c, m, measured_over, current, lead);
+    if measured_over != reasons.ready.max(1) || age > 0.0 {
+        // `policy` read them for a fresh sample over the ready count of now.
+        reasons.readings = readings(c, m, measured_over, current, lead);
+    }
     let target = instances(needed).clamp(c.min_instances, c.max_instances);
     reasons.recommended = target;
     reasons.tracking = Some(TrackingReasons {
@@ -184,7 +185,7 @@ pub(crate) fn decide(
         queue,
         seasonal,
         window: t.window,
-        history: Duration::from_secs_f64(h.span(now_s).min(window)),
+        history: Duration::from_secs_f64(recent.span.min(window)),
         lead: Duration::from_secs_f64(lead),
         tolerance_percent: t.scale_down_tolerance_percent,
     });
@@ -223,7 +224,7 @@ pub(crate) fn decide(
         reasons.rule = Rule::StaleMetrics;
         return Decision::new(current, current, reasons);
     }
-    if h.span(now_s) < window - BUCKET_SECS {
+    if recent.span < window - BUCKET_SECS {
         // Just started (no persisted state): the window has not seen enough to shrink on.
         reasons.rule = Rule::HistoryTooShort;
         return Decision::new(current, current, reasons);

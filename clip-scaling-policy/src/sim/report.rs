@@ -228,3 +228,69 @@ impl fmt::Display for Summary {
         )
     }
 }
+
+impl Summary {
+    /// The summary as one JSON object: `trace`, `autoscaler`, `seeds`, the mean of each figure
+    /// (`instance_hours`, `slo_violation_minutes`, `job_wait_violation_minutes`, `actions`,
+    /// `reversals`, `peak`), `min` and `max` objects with the same figures, and `note` when
+    /// there is one. Written by hand: the crate's core has no JSON dependency.
+    pub fn to_json(&self) -> String {
+        let mut out = String::from("{");
+        out.push_str(&format!(
+            "\"trace\":{},\"autoscaler\":{},\"seeds\":{}",
+            json_string(&self.trace),
+            json_string(&self.autoscaler),
+            self.runs
+        ));
+        for (name, value) in self.mean.named() {
+            out.push_str(&format!(",\"{name}\":{}", json_number(value)));
+        }
+        for (key, figures) in [("min", &self.min), ("max", &self.max)] {
+            out.push_str(&format!(",\"{key}\":{{"));
+            for (i, (name, value)) in figures.named().into_iter().enumerate() {
+                let sep = if i == 0 { "" } else { "," };
+                out.push_str(&format!("{sep}\"{name}\":{}", json_number(value)));
+            }
+            out.push('}');
+        }
+        if let Some(note) = &self.note {
+            out.push_str(&format!(",\"note\":{}", json_string(note)));
+        }
+        out.push('}');
+        out
+    }
+
+    /// Summaries as one JSON array (see [`Summary::to_json`]).
+    pub fn json_array(rows: &[Summary]) -> String {
+        let items: Vec<String> = rows.iter().map(Summary::to_json).collect();
+        format!("[{}]", items.join(","))
+    }
+}
+
+/// A JSON string literal (RFC 8259 escapes).
+fn json_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 => out.push_str(&format!("\\u{:04x}", c as u32)),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// A JSON number; `null` for NaN and infinities, which JSON cannot represent.
+fn json_number(v: f64) -> String {
+    if v.is_finite() {
+        format!("{v}")
+    } else {
+        "null".to_string()
+    }
+}
