@@ -22,7 +22,7 @@ fn arena(seeds: usize) -> Arena {
 #[test]
 fn the_field_on_a_day_of_the_batch_trace() {
     let arena = arena(2);
-    let scenario = Scenario::builtin(Shape::Batch, DAY, 2);
+    let scenario = Scenario::builtin(Shape::Batch, DAY, 0..2);
     let rows = arena.compare(&scenario, &Contender::ALL);
     let names: Vec<&str> = rows.iter().map(|r| r.autoscaler.as_str()).collect();
     assert_eq!(
@@ -76,7 +76,7 @@ fn the_field_on_a_day_of_the_batch_trace() {
 fn tracking_against_hpa_on_a_day_of_each_built_in_trace() {
     let arena = arena(1);
     for shape in Shape::ALL {
-        let scenario = Scenario::builtin(shape, DAY, 1);
+        let scenario = Scenario::builtin(shape, DAY, 0..1);
         let scenario = &scenario;
         let rows = arena.compare(scenario, &[Contender::Tracking, Contender::Hpa]);
         let (t, h) = (&rows[0].mean, &rows[1].mean);

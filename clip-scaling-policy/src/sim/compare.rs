@@ -1,6 +1,8 @@
 //! A field of autoscalers over scenarios and seeds: the comparison `simulate` prints, the
 //! tuned HPA baseline, the clairvoyant lower bound, and the bar the tracking mode must pass.
 
+use std::ops::Range;
+
 use super::heldout::{self, Family};
 use super::{
     Autoscaler, CapacityModel, FixedFleet, HpaBaseline, HpaTargets, Judge, PolicyAutoscaler,
@@ -60,26 +62,26 @@ impl Contender {
 pub struct Scenario {
     /// The traces' name.
     pub name: String,
-    /// The traces, one per seed (cycled when there are fewer than seeds).
+    /// The traces, one per seed (cycled when there are fewer traces than runs).
     pub traces: Vec<Trace>,
 }
 
 impl Scenario {
-    /// A built-in shape, `duration_secs` long, drawn with seeds `0..seeds`.
-    pub fn builtin(shape: Shape, duration_secs: f64, seeds: u64) -> Self {
+    /// A built-in shape, `duration_secs` long, drawn with each of `seeds`.
+    pub fn builtin(shape: Shape, duration_secs: f64, seeds: Range<u64>) -> Self {
         Self {
             name: shape.name().to_string(),
-            traces: (0..seeds.max(1))
+            traces: seeds
                 .map(|seed| Trace::builtin_seeded(shape, duration_secs, 15.0, seed))
                 .collect(),
         }
     }
 
-    /// A held-out family, `duration_secs` long, drawn with seeds `1..=seeds`.
-    pub fn heldout(family: Family, duration_secs: f64, seeds: u64) -> Self {
+    /// A held-out family, `duration_secs` long, drawn with each of `seeds`.
+    pub fn heldout(family: Family, duration_secs: f64, seeds: Range<u64>) -> Self {
         Self {
             name: family.name().to_string(),
-            traces: (1..=seeds.max(1))
+            traces: seeds
                 .map(|seed| heldout::generate(family, duration_secs, seed))
                 .collect(),
         }
@@ -93,7 +95,7 @@ impl Scenario {
         }
     }
 
-    /// The trace of `seed`.
+    /// The trace of the `seed`-th run (cycling through the traces; `None` without any).
     pub fn trace(&self, seed: usize) -> Option<&Trace> {
         self.traces.get(seed % self.traces.len().max(1))
     }
@@ -111,7 +113,7 @@ pub struct Arena {
     pub model: CapacityModel,
     /// The judge.
     pub judge: Judge,
-    /// Runs per scenario (seeds `0..seeds` of its traces).
+    /// Runs per scenario (its first `seeds` traces, cycled).
     pub seeds: usize,
     /// Our policy in guide mode.
     pub guide: ScalingPolicy,
