@@ -314,12 +314,8 @@ impl fmt::Display for Decision {
             },
             Rule::WithinTolerance => match &r.tracking {
                 Some(t) => {
-                    write!(
-                        f,
-                        "within {:.0} % below {}: ",
-                        t.tolerance_percent, self.current
-                    )?;
                     t.fmt_terms(f)?;
+                    t.fmt_hold(self.current, f)?;
                 }
                 None => f.write_str("within the scale-down tolerance")?,
             },

@@ -69,12 +69,18 @@ pub(crate) struct Observation {
 /// The tracking mode's history. See the [module documentation](self).
 #[derive(Debug, Clone, PartialEq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(default))]
 pub(crate) struct DemandHistory {
     buckets: Vec<Bucket>,
     /// (seconds since the epoch, ready), a ring; `next_ready` is the slot written next.
     ready: Vec<Option<(f64, u32)>>,
     next_ready: usize,
     last_raw_load: Option<f64>,
+    /// When the current run of observations started: the first one, or the first after a
+    /// gap longer than the buckets hold (what came before is forgotten).
+    since: Option<f64>,
+    /// When the last observation was made.
+    last_at: Option<f64>,
     /// Allocated on the first observation (a guide-mode state never pays for it).
     season: Vec<Minute>,
 }
@@ -92,6 +98,8 @@ impl DemandHistory {
             ready: vec![None; READY_SLOTS],
             next_ready: 0,
             last_raw_load: None,
+            since: None,
+            last_at: None,
             season: Vec::new(),
         }
     }
@@ -101,6 +109,14 @@ impl DemandHistory {
             return;
         }
         self.repair();
+        let kept = BUCKET_SECS * BUCKETS as f64;
+        if self
+            .last_at
+            .is_none_or(|last| o.at - last > kept || o.at < last)
+        {
+            self.since = Some(o.at);
+        }
+        self.last_at = Some(o.at);
         let index = bucket_index(o.at);
         let slot = index.rem_euclid(BUCKETS as i64) as usize;
         let b = &mut self.buckets[slot];
@@ -167,6 +183,9 @@ impl DemandHistory {
                 *at = now;
             }
         }
+        for t in [&mut self.since, &mut self.last_at].into_iter().flatten() {
+            *t = t.min(now);
+        }
     }
 
     /// A deserialized state may hold buffers of another size: bring them back to theirs.
@@ -186,50 +205,67 @@ impl DemandHistory {
     /// seconds (see [`Recent::surge`]).
     pub(crate) fn recent(&self, now: f64, window: f64, surge_span: f64, queue_ago: f64) -> Recent {
         let current = bucket_index(now);
-        let in_window = (window / BUCKET_SECS).ceil() as i64;
-        let span_buckets = ((surge_span / BUCKET_SECS).ceil() as usize).clamp(1, SURGE_BUCKETS);
-        let span_start = current - span_buckets as i64 + 1;
-        let queue_newest = current - (queue_ago / BUCKET_SECS).ceil() as i64;
-        let mut r = Recent::default();
-        let mut oldest: Option<i64> = None;
-        let mut queue_at: Option<(i64, f64)> = None;
-        let mut before_surge: Option<f64> = None;
+        let in_window = ((window / BUCKET_SECS).ceil() as i64).clamp(1, BUCKETS as i64);
+        let span_buckets =
+            ((surge_span / BUCKET_SECS).ceil() as i64).clamp(1, SURGE_BUCKETS as i64);
+        let queue_age = (queue_ago / BUCKET_SECS).ceil() as i64;
+        let reach = in_window.max(span_buckets).max(queue_age + 1);
+        let mut load_high = f64::NEG_INFINITY;
+        let mut estimate_high = 0.0f64;
+        let mut before_surge = f64::NEG_INFINITY;
         let mut surge_means = [None; SURGE_BUCKETS];
-        for b in self
-            .buckets
-            .iter()
-            .filter(|b| b.index >= 0 && b.index <= current)
-        {
-            let age = current - b.index;
-            if b.samples > 0 {
-                oldest = Some(oldest.map_or(b.index, |o| o.min(b.index)));
+        let mut queue_then = None;
+        let usable = self.buckets.len() == BUCKETS && current >= 0;
+        // Newest first: each age is one slot, walked down without a division per step.
+        let slot_of = |age: i64| (current - age).rem_euclid(BUCKETS as i64) as usize;
+        let down = |slot: usize| if slot == 0 { BUCKETS - 1 } else { slot - 1 };
+        if usable {
+            let mut slot = slot_of(0);
+            for age in 0..reach.min(current + 1) {
+                let b = &self.buckets[slot];
+                slot = down(slot);
+                let index = current - age;
+                if b.index != index {
+                    continue;
+                }
                 if age < in_window {
-                    r.load_high = Some(r.load_high.map_or(b.load_max, |h| h.max(b.load_max)));
+                    estimate_high = estimate_high.max(b.estimate_max);
+                    if b.samples > 0 {
+                        load_high = load_high.max(b.load_max);
+                    }
                 }
-                if b.index >= span_start {
-                    surge_means[(b.index - span_start) as usize] =
+                if age < span_buckets && b.samples > 0 {
+                    surge_means[(span_buckets - 1 - age) as usize] =
                         Some(b.load_sum / f64::from(b.samples));
-                } else if b.index >= span_start - in_window {
-                    before_surge = Some(before_surge.map_or(b.load_max, |h| h.max(b.load_max)));
                 }
-            }
-            if age < in_window && b.estimate_max > 0.0 {
-                r.estimate_high = Some(
-                    r.estimate_high
-                        .map_or(b.estimate_max, |h| h.max(b.estimate_max)),
-                );
-            }
-            if b.index <= queue_newest
-                && b.queue_max >= 0.0
-                && queue_at.is_none_or(|q| b.index > q.0)
-            {
-                queue_at = Some((b.index, b.queue_max));
+                if queue_then.is_none() && age >= queue_age && b.queue_max >= 0.0 {
+                    queue_then = Some((b.queue_max, now - index as f64 * BUCKET_SECS));
+                }
             }
         }
-        r.span = oldest.map_or(0.0, |o| (now - o as f64 * BUCKET_SECS).max(0.0));
-        r.queue_then = queue_at.map(|(index, q)| (q, now - index as f64 * BUCKET_SECS));
-        r.surge = before_surge.and_then(|before| surge(&surge_means[..span_buckets], before));
-        r
+        // The window before the surge span is read only when the load is rising at all.
+        if usable && rising_steps(&surge_means[..span_buckets as usize]) >= 2 {
+            let end = (span_buckets + in_window)
+                .min(BUCKETS as i64)
+                .min(current + 1);
+            let mut slot = slot_of(span_buckets);
+            for age in span_buckets..end {
+                let b = &self.buckets[slot];
+                slot = down(slot);
+                if b.index == current - age && b.samples > 0 {
+                    before_surge = before_surge.max(b.load_max);
+                }
+            }
+        }
+        let found = |v: f64| (v > f64::NEG_INFINITY).then_some(v);
+        Recent {
+            load_high: found(load_high),
+            estimate_high: (estimate_high > 0.0).then_some(estimate_high),
+            span: self.since.map_or(0.0, |since| (now - since).max(0.0)),
+            queue_then,
+            surge: found(before_surge)
+                .and_then(|before| surge(&surge_means[..span_buckets as usize], before)),
+        }
     }
 
     /// The ready count recorded at the latest decision at or before `at`, if any.
@@ -324,6 +360,20 @@ pub(crate) struct Recent {
     /// slope over the span (instances per second) when it is significant (at least three
     /// standard errors from zero, so noise does not pass for a ramp).
     pub(crate) surge: Option<(f64, f64)>,
+}
+
+/// How many times in a row the last bucket means rose (oldest first, empty buckets skipped).
+fn rising_steps(means: &[Option<f64>]) -> usize {
+    let mut last = None;
+    let mut rising = 0;
+    for y in means.iter().flatten() {
+        rising = match last {
+            Some(previous) if *y > previous => rising + 1,
+            _ => 0,
+        };
+        last = Some(*y);
+    }
+    rising
 }
 
 /// A surge in these bucket means (oldest first, `None` for an empty bucket) after a window

@@ -249,13 +249,11 @@ impl ScalingState {
             }
             r.at = now;
         }
-        for e in self
-            .events
-            .iter_mut()
-            .rev()
-            .chain(self.recent.iter_mut().rev())
-        {
-            if e.at > now {
+        for ring in [&mut self.events, &mut self.recent] {
+            for e in ring.iter_mut().rev() {
+                if e.at <= now {
+                    break;
+                }
                 e.at = now;
             }
         }

@@ -178,7 +178,8 @@ fn a_single_bad_sample_is_held_back_until_the_next_confirms_it() {
     let t = d.reasons.tracking.expect("tracking reasons");
     assert_eq!(t.held_back.map(f64::round), Some(80.0));
     assert!(
-        d.message().contains("jump to 80.0 not confirmed yet"),
+        d.message()
+            .contains("a jump to 80.0 counts as 10.0 until the next sample confirms it"),
         "{d}"
     );
     let d = step(&served(91.2), &mut state);

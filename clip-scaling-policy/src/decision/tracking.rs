@@ -63,6 +63,27 @@ pub struct TrackingReasons {
 }
 
 impl TrackingReasons {
+    /// Why a tracking decision holds although its estimate is below `current`: the tolerance
+    /// (with the estimate below which it would scale down), a jump not confirmed yet, or no
+    /// load metric to scale down on.
+    pub(crate) fn fmt_hold(&self, current: u32, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.load.is_none() {
+            return f.write_str("; no scale-down without a load metric");
+        }
+        if self.held_back.is_some() {
+            return f.write_str("; no scale-down while a jump is not confirmed");
+        }
+        let t = self.tolerance_percent / 100.0;
+        let n = f64::from(current);
+        // Below the tolerance, and leaving the tolerance as headroom one instance down.
+        let below = (n * (1.0 - t)).min((n - 1.0) / (1.0 + t));
+        write!(
+            f,
+            "; within the {:.0} % scale-down tolerance (it scales down below {below:.1})",
+            self.tolerance_percent
+        )
+    }
+
     /// Renders the estimate after the action, as one line's tail.
     pub(crate) fn fmt_terms(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self.driver {
@@ -83,8 +104,11 @@ impl TrackingReasons {
                 self.measured_over
             )?;
         }
-        if let Some(x) = self.held_back {
-            write!(f, "; jump to {x:.1} not confirmed yet")?;
+        if let (Some(x), Some(counted)) = (self.held_back, self.counted) {
+            write!(
+                f,
+                "; a jump to {x:.1} counts as {counted:.1} until the next sample confirms it"
+            )?;
         }
         if self.surge > 0.05 {
             write!(
