@@ -87,6 +87,8 @@ proptest! {
         prop_assert!((3..=20).contains(&d.target), "{d}");
     }
 
+    /// Cheap, and it can only fail through hidden state or randomness in `decide` (a clock
+    /// read, interior mutability): the purity DESIGN.md promises.
     #[test]
     fn decide_is_deterministic(current in 3u32..=20, steps in history(), m in wild_metrics(), dt in 0u16..600) {
         let (state, t) = replayed(current, &steps);
