@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use clip_fleet::kubernetes::{self, ManifestOptions};
 use clip_fleet::net::parse_networks;
 use clip_fleet::nginx::{NginxSettings, Upstream};
-use clip_fleet::{Environment, FleetError, Mode, Profile};
+use clip_fleet::{Environment, FleetError, Mode, Profile, profile};
 
 #[derive(Parser)]
 #[command(
@@ -29,12 +29,25 @@ enum Command {
     Nginx(NginxArgs),
     /// Render the Kubernetes manifests (deploy/kubernetes/scaling-config.yaml for production).
     Kubernetes(KubernetesArgs),
-    /// Print an environment's variables as shell assignments (`KEY='value'`), for a deploy to source.
+    /// Print an environment's variables: shell assignments (`KEY='value'`) for a deploy to
+    /// source, or an env file (`KEY=value`) for Docker Compose.
     Env {
         /// development, staging or production.
         #[arg(long, value_enum)]
         env: Environment,
+        /// `shell` or `env-file`.
+        #[arg(long, value_enum, default_value = "shell")]
+        format: EnvFormat,
+        /// Write here instead of standard output.
+        #[arg(long, short)]
+        output: Option<PathBuf>,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum EnvFormat {
+    Shell,
+    EnvFile,
 }
 
 #[derive(clap::Args)]
@@ -143,13 +156,23 @@ fn run(command: Command) -> Result<(), FleetError> {
             options.custom_metrics = !args.resource_metrics_only;
             emit(args.output, &kubernetes::render(&options)?)
         }
-        Command::Env { env } => {
+        Command::Env {
+            env,
+            format,
+            output,
+        } => {
             let profile = Profile::for_environment(env);
-            let mut out = format!("INSTANCES='{}'\n", profile.instances);
-            for (key, value) in profile.app_env() {
-                out.push_str(&format!("{key}='{}'\n", value.replace('\'', "'\\''")));
-            }
-            emit(None, &out)
+            let text = match format {
+                EnvFormat::Shell => {
+                    let mut out = format!("INSTANCES='{}'\n", profile.instances);
+                    for (key, value) in profile.app_env() {
+                        out.push_str(&format!("{key}='{}'\n", value.replace('\'', "'\\''")));
+                    }
+                    out
+                }
+                EnvFormat::EnvFile => profile::env_file(&profile),
+            };
+            emit(output, &text)
         }
     }
 }

@@ -60,7 +60,10 @@ fn alerts_read_metric_names_the_crates_really_export() {
         ("clip-cdn", "clip_cdn_unavailable_total"),
     ] {
         assert!(rules.contains(name), "alerts.yml does not use {name}");
-        assert!(exported(crate_dir, name), "{crate_dir} does not export {name}");
+        assert!(
+            exported(crate_dir, name),
+            "{crate_dir} does not export {name}"
+        );
     }
 }
 
