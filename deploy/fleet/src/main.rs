@@ -77,10 +77,10 @@ struct NginxArgs {
     #[arg(long, env = "LB_STATUS_PORT")]
     status_port: Option<u16>,
     /// Terminate TLS and redirect HTTP to HTTPS (false behind a TLS-terminating ingress).
-    #[arg(long, env = "LB_TLS", value_parser = BoolishValueParser::new(), default_value = "true")]
+    #[arg(long, env = "LB_TLS", action = clap::ArgAction::Set, value_parser = BoolishValueParser::new(), default_value = "true")]
     tls: bool,
     /// Keep each client on one instance (cookie + consistent hash).
-    #[arg(long, env = "SESSION_AFFINITY", value_parser = BoolishValueParser::new(), default_value = "false")]
+    #[arg(long, env = "SESSION_AFFINITY", action = clap::ArgAction::Set, value_parser = BoolishValueParser::new(), default_value = "false")]
     session_affinity: bool,
     /// Comma-separated networks allowed to read /nginx-status.
     #[arg(long, env = "LB_STATUS_ALLOW")]
