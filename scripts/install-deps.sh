@@ -25,6 +25,10 @@ have promtool || need+=(prometheus)
 have docker-compose || need+=(docker-compose)
 have curl || need+=(curl)
 have unshare || need+=(util-linux)
+# clip-fleet reads oha's request database through the system SQLite; the load test builds oha
+# (cargo install, once) against the system OpenSSL.
+[ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+{ have pkg-config && pkg-config --exists openssl; } || need+=(libssl-dev pkg-config)
 
 if [ "${1:-}" = "--compare" ]; then
     have wrk || need+=(wrk)

@@ -6,6 +6,8 @@
 //! - [`nginx`]: the load balancer's configuration for every deploy mode, from one template;
 //! - [`kubernetes`]: the Kubernetes manifests as typed `k8s-openapi` objects, with the HPA's
 //!   thresholds and behaviour taken from `clip_scaling_policy::ScalingConfig`;
+//! - [`loadtest`]: the load-test driver behind `scripts/load-test.sh`: phases run by `oha` at
+//!   a constant rate with latency correction, reports in Markdown and self-contained HTML.
 //!
 //! The `clip-fleet` binary exposes each as a subcommand; the shell scripts under `scripts/`
 //! call it.
@@ -14,6 +16,7 @@
 
 mod error;
 pub mod kubernetes;
+pub mod loadtest;
 pub mod net;
 pub mod nginx;
 pub mod profile;

@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use clip_fleet::kubernetes::{self, ManifestOptions};
 use clip_fleet::net::parse_networks;
 use clip_fleet::nginx::{NginxSettings, Upstream};
-use clip_fleet::{Environment, FleetError, Mode, Profile, profile};
+use clip_fleet::{Environment, FleetError, Mode, Profile, loadtest, profile};
 
 #[derive(Parser)]
 #[command(
@@ -29,6 +29,8 @@ enum Command {
     Nginx(NginxArgs),
     /// Render the Kubernetes manifests (deploy/kubernetes/scaling-config.yaml for production).
     Kubernetes(KubernetesArgs),
+    /// Run a load test (what scripts/load-test.sh calls): phases, reports in Markdown and HTML.
+    LoadTest(LoadTestArgs),
     /// Print an environment's variables: shell assignments (`KEY='value'`) for a deploy to
     /// source, or an env file (`KEY=value`) for Docker Compose.
     Env {
@@ -42,6 +44,37 @@ enum Command {
         #[arg(long, short)]
         output: Option<PathBuf>,
     },
+}
+
+#[derive(clap::Args)]
+struct LoadTestArgs {
+    /// Base URL of the fleet (the load balancer), e.g. https://localhost:8443.
+    #[arg(long)]
+    url: String,
+    /// Planned duration in seconds.
+    #[arg(long)]
+    duration: u64,
+    /// Virtual users at full load.
+    #[arg(long)]
+    users: u32,
+    /// Path requested.
+    #[arg(long, env = "LOAD_TEST_PATH", default_value = "/api/projects")]
+    path: String,
+    /// Requests per second each virtual user sends.
+    #[arg(long, env = "LOAD_TEST_RATE_PER_USER", default_value_t = 10.0)]
+    rate_per_user: f64,
+    /// The oha executable.
+    #[arg(long, env = "OHA", default_value = "oha")]
+    oha: PathBuf,
+    /// The autoscaler's base URL (its /status is polled).
+    #[arg(long, env = "AUTOSCALER_URL", default_value = "http://127.0.0.1:3002")]
+    autoscaler_url: String,
+    /// Per-request timeout in seconds.
+    #[arg(long, env = "LOAD_TEST_TIMEOUT", default_value_t = 10)]
+    timeout: u64,
+    /// Directory for the reports and the per-step files.
+    #[arg(long)]
+    out: PathBuf,
 }
 
 #[derive(Clone, Copy, clap::ValueEnum)]
@@ -156,6 +189,7 @@ fn run(command: Command) -> Result<(), FleetError> {
             options.custom_metrics = !args.resource_metrics_only;
             emit(args.output, &kubernetes::render(&options)?)
         }
+        Command::LoadTest(args) => load_test(args),
         Command::Env {
             env,
             format,
@@ -175,6 +209,60 @@ fn run(command: Command) -> Result<(), FleetError> {
             emit(output, &text)
         }
     }
+}
+
+fn load_test(args: LoadTestArgs) -> Result<(), FleetError> {
+    let invalid = |what: &str, why: &str| FleetError::Invalid {
+        what: what.into(),
+        why: why.into(),
+    };
+    if !(args.url.starts_with("http://") || args.url.starts_with("https://")) {
+        return Err(invalid("URL", "must start with http:// or https://"));
+    }
+    if args.duration < 5 {
+        return Err(invalid(
+            "DURATION",
+            "must be at least 5 seconds (one per phase)",
+        ));
+    }
+    if args.users == 0 {
+        return Err(invalid("USERS", "must be at least 1"));
+    }
+    if !(args.rate_per_user.is_finite() && args.rate_per_user > 0.0) {
+        return Err(invalid(
+            "LOAD_TEST_RATE_PER_USER",
+            "must be a number above 0",
+        ));
+    }
+    if !args.path.starts_with('/') {
+        return Err(invalid("LOAD_TEST_PATH", "must start with /"));
+    }
+    let base = args.url.trim_end_matches('/');
+    let config = loadtest::LoadTestConfig {
+        target: format!("{base}{}", args.path),
+        metrics_url: format!("{base}/metrics"),
+        autoscaler_status_url: format!("{}/status", args.autoscaler_url.trim_end_matches('/')),
+        duration: std::time::Duration::from_secs(args.duration),
+        users: args.users,
+        rate_per_user: args.rate_per_user,
+        oha: args.oha,
+        request_timeout: std::time::Duration::from_secs(args.timeout.max(1)),
+        out_dir: args.out.clone(),
+    };
+    let report = loadtest::run(&config)?;
+    let markdown = loadtest::report::markdown(&report);
+    let write = |name: &str, text: &str| {
+        let path = args.out.join(name);
+        std::fs::write(&path, text).map_err(FleetError::io(format!("writing {}", path.display())))
+    };
+    write("report.md", &markdown)?;
+    write("report.html", &loadtest::report::html(&report))?;
+    let json = serde_json::to_string_pretty(&report).map_err(|e| FleetError::Serialize {
+        what: "the load-test report",
+        message: e.to_string(),
+    })?;
+    write("report.json", &json)?;
+    emit(None, &markdown)
 }
 
 fn nginx(args: NginxArgs) -> Result<String, FleetError> {
