@@ -409,7 +409,7 @@ mod tests {
         );
         assert!(md.contains("| **total** |"));
         assert!(md.contains("✅ p95"));
-        assert!(md.contains("error rate 2.00 %"), "{md}");
+        assert!(md.contains("error rate 1.98 %"), "{md}"); // 1 answered 503 + 1 unanswered of 101
         assert!(md.contains("3 at the start, 3 at the end"));
         assert!(md.contains("last decision: hold 3"));
     }
