@@ -268,6 +268,11 @@ impl Profile {
             ("CDN_CACHE_TTL", self.cdn_cache_ttl.to_string()),
             ("API_CACHE_TTL", self.api_cache_ttl.to_string()),
             ("LOAD_BALANCER_ENABLED", "true".into()),
+            // Rate limits are enforced once, at the load balancer, for the whole fleet: limits
+            // per instance would multiply with the instance count and disagree with nginx's.
+            ("RATE_LIMIT_ENABLED", "false".into()),
+            // The app refuses what nginx would let through otherwise.
+            ("MAX_UPLOAD_BYTES", self.upload_max_bytes.to_string()),
             (
                 "MAX_CONCURRENT_REQUESTS",
                 self.max_concurrent_requests.to_string(),
