@@ -14,8 +14,9 @@
 # Local mode settings (environment): CLIP_FLEET_DIR (.fleet/local), APP_BASE_PORT (4000:
 # instances on 4001, 4002, ...), LB_HTTP_PORT (8000), LB_HTTPS_PORT (8443), LB_STATUS_PORT
 # (8080), AUTOSCALER_PORT (3002), FLEET_PG_PORT (55432), SESSION_AFFINITY (false),
-# LB_RATE_LIMIT_EXEMPT (none), CLIP_APP_BIN / CLIP_FLEET_BIN / CLIP_AUTOSCALER_BIN (built
-# with cargo when unset), CLIP_BUILD_PROFILE (release).
+# LB_RATE_LIMIT_EXEMPT (none), LB_TLS (true; false: plain HTTP, no redirect),
+# CLIP_APP_BIN / CLIP_FLEET_BIN / CLIP_AUTOSCALER_BIN (built with cargo when unset),
+# CLIP_BUILD_PROFILE (release).
 set -euo pipefail
 FLEET_SCRIPT=deploy-scaling.sh
 . "$(dirname "$0")/fleet/common.sh"
@@ -109,6 +110,7 @@ LB_FAIL_TIMEOUT='${LB_FAIL_TIMEOUT:-10}'
 LB_STATUS_ALLOW='${LB_STATUS_ALLOW:-127.0.0.1/32,::1/128}'
 LB_RATE_LIMIT_EXEMPT='${LB_RATE_LIMIT_EXEMPT:-}'
 SESSION_AFFINITY='${SESSION_AFFINITY:-false}'
+LB_TLS='${LB_TLS:-true}'
 AUTOSCALER_PORT='${AUTOSCALER_PORT:-3002}'
 FLEET_PG_PORT='${FLEET_PG_PORT:-55432}'
 GRACEFUL_SHUTDOWN_SECONDS='$(((graceful_ms + 999) / 1000))'
@@ -159,8 +161,12 @@ local_urls() {
     cat <<EOF
 
 Creator Clip fleet ($FLEET_ENV) is up: $("$REPO/scripts/fleet/instance.sh" list | grep -c ready || true) instances behind nginx.
-  App (HTTPS, self-signed)  https://localhost:$LB_HTTPS_PORT/            (curl -k)
-  HTTP                      http://localhost:$LB_HTTP_PORT/   -> redirects to HTTPS
+$(if [ "$LB_TLS" = false ]; then
+    echo "  App (plain HTTP)          http://localhost:$LB_HTTP_PORT/"
+else
+    echo "  App (HTTPS, self-signed)  https://localhost:$LB_HTTPS_PORT/            (curl -k)"
+    echo "  HTTP                      http://localhost:$LB_HTTP_PORT/   -> redirects to HTTPS"
+fi)
   Dashboard                 https://localhost:$LB_HTTPS_PORT/admin/scaling  (token: $CLIP_FLEET_DIR/secrets/admin-token)
   Load balancer status      http://127.0.0.1:$LB_STATUS_PORT/nginx-status   http://127.0.0.1:$LB_STATUS_PORT/lb-health
   Instances                 $("$REPO/scripts/fleet/instance.sh" list | awk '{printf "http://127.0.0.1:%s  ", $1}')

@@ -85,7 +85,7 @@ render() {
     "$FLEET_BIN" nginx --mode local --env "$FLEET_ENV" --fleet-dir "$CLIP_FLEET_DIR" \
         --http-port "$LB_HTTP_PORT" --https-port "$LB_HTTPS_PORT" --status-port "$LB_STATUS_PORT" \
         --status-allow "$LB_STATUS_ALLOW" --rate-limit-exempt "$LB_RATE_LIMIT_EXEMPT" \
-        --session-affinity "$SESSION_AFFINITY" --max-fails "$LB_MAX_FAILS" \
+        --session-affinity "$SESSION_AFFINITY" --tls "${LB_TLS:-true}" --max-fails "$LB_MAX_FAILS" \
         --fail-timeout "$LB_FAIL_TIMEOUT" "${user_args[@]}" -o "$CONF"
     mkdir -p "$NGINX_DIR/tmp" "$NGINX_DIR/cache"
     is_root && chown -R nobody "$NGINX_DIR/tmp" "$NGINX_DIR/cache"
