@@ -178,7 +178,7 @@ EOF
     fi
     cat <<EOF
   Logs                      $CLIP_FLEET_DIR/logs/
-  Load test                 scripts/load-test.sh https://localhost:$LB_HTTPS_PORT 60 10
+  Load test                 scripts/load-test.sh $(if [ "$LB_TLS" = false ]; then echo "http://localhost:$LB_HTTP_PORT"; else echo "https://localhost:$LB_HTTPS_PORT"; fi) 60 10
   Stop                      scripts/deploy-scaling.sh stop
 EOF
 }

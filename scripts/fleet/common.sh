@@ -39,9 +39,13 @@ load_fleet_env() {
     . "$CLIP_FLEET_DIR/fleet.env"
 }
 
-# A process is alive (and not a zombie) when kill -0 works on it.
+# A process is alive when kill -0 works on it and it is not a zombie (an instance outlives
+# the script that started it; whoever inherits it may reap it late).
 pid_alive() {
-    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null
+    [ -n "${1:-}" ] && kill -0 "$1" 2>/dev/null || return 1
+    local state
+    state="$(sed -E 's/^[0-9]+ \(.*\) ([A-Za-z]).*/\1/' "/proc/$1/stat" 2>/dev/null || true)"
+    [ "$state" != Z ]
 }
 
 pid_from() {

@@ -37,7 +37,7 @@ master_pid() {
 workers() {
     local master="$1" which="${2:-all}" child cmd
     for child in $(pgrep -P "$master" 2>/dev/null); do
-        cmd="$(tr '\0' ' ' <"/proc/$child/cmdline" 2>/dev/null || true)"
+        cmd="$( (tr '\0' ' ' <"/proc/$child/cmdline") 2>/dev/null || true)"
         case "$cmd" in
             *"worker process is shutting down"*) [ "$which" != active ] && echo "$child" ;;
             *"worker process"*) [ "$which" != shutting ] && echo "$child" ;;

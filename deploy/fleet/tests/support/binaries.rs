@@ -13,8 +13,8 @@ pub fn workspace() -> PathBuf {
         .expect("the workspace root exists")
 }
 
-/// Every `cargo build ...` command of the Dockerfile's RUN instructions, as arguments after
-/// `cargo` (continuation lines joined, each command ending at `&&`).
+/// Every `cargo build ...` command of the Dockerfile's RUN instructions, as the arguments after
+/// `cargo build` (continuation lines joined, each command ending at `&&`).
 pub fn dockerfile_cargo_builds() -> Vec<Vec<String>> {
     let dockerfile = std::fs::read_to_string(workspace().join("deploy/Dockerfile"))
         .expect("deploy/Dockerfile exists");
@@ -28,7 +28,7 @@ pub fn dockerfile_cargo_builds() -> Vec<Vec<String>> {
             Some(
                 segment[start..]
                     .split_whitespace()
-                    .skip(1)
+                    .skip(2)
                     .map(str::to_owned)
                     .collect(),
             )

@@ -164,6 +164,17 @@ pub fn client(source: Option<Ipv4Addr>) -> reqwest::blocking::Client {
     builder.build().unwrap()
 }
 
+/// A client that opens a new connection for every request (no keep-alive reuse).
+pub fn client_without_keepalive() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .pool_max_idle_per_host(0)
+        .timeout(Duration::from_secs(15))
+        .build()
+        .unwrap()
+}
+
 /// What a background load saw.
 #[derive(Debug, Default)]
 pub struct LoadOutcome {
