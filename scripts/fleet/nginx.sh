@@ -4,8 +4,9 @@
 # scripts/fleet/instance.sh keeps in step with the running instances.
 #
 #   scripts/fleet/nginx.sh start     # render, check (nginx -t), start
-#   scripts/fleet/nginx.sh reload    # rewrite upstream.conf from instances/*.upstream, reload,
-#                                    # and wait until the old workers stopped taking requests
+#   scripts/fleet/nginx.sh reload    # re-render nginx.conf (fleet.env may have changed), rewrite
+#                                    # upstream.conf from instances/*.upstream, reload, and wait
+#                                    # until the old workers stopped taking requests
 #   scripts/fleet/nginx.sh stop      # graceful: in-flight requests finish
 #   scripts/fleet/nginx.sh status
 set -euo pipefail
@@ -119,6 +120,7 @@ start() {
 reload() {
     local master before pid deadline
     master="$(master_pid)" || die "nginx is not running: scripts/deploy-scaling.sh local ENV starts it"
+    render
     write_upstream
     check
     before="$(workers "$master" active)"

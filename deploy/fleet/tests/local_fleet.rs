@@ -336,6 +336,45 @@ fn local_fleet_end_to_end() {
         .unwrap_or(0);
     assert!(seen >= 2, "instances seen answering /metrics: {seen}");
 
+    step("SESSION_AFFINITY=true keeps a client on one instance");
+    let fleet_env = fleet.path().join("fleet.env");
+    let settings = std::fs::read_to_string(&fleet_env).unwrap();
+    std::fs::write(
+        &fleet_env,
+        settings.replace("SESSION_AFFINITY='false'", "SESSION_AFFINITY='true'"),
+    )
+    .unwrap();
+    let out = fleet.script("scripts/fleet/nginx.sh", &["reload"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let sticky = reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .cookie_store(true)
+        .build()
+        .unwrap();
+    let pinned: BTreeSet<String> = (0..12)
+        .map(|_| {
+            let r = sticky
+                .get(format!("{}/api/projects", fleet.https))
+                .send()
+                .unwrap();
+            r.headers()["x-instance-id"].to_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        pinned.len(),
+        1,
+        "a client with the cookie moved: {pinned:?}"
+    );
+    // Clients without the cookie still spread (each gets one of its own).
+    assert!(instance_ids(&fleet, 30).len() >= 2);
+    std::fs::write(&fleet_env, settings).unwrap();
+    let out = fleet.script("scripts/fleet/nginx.sh", &["reload"]);
+    assert!(out.status.success());
+
     step("status reports every part up; stop takes the fleet down");
     let out = fleet.script("scripts/deploy-scaling.sh", &["status"]);
     let text = String::from_utf8_lossy(&out.stdout);
