@@ -48,6 +48,7 @@ fn all() -> Vec<(&'static str, TestFn)> {
         resilience::a_database_outage_fails_fast_and_recovers,
         startup::a_bad_variable_stops_start_up_naming_it,
         startup::the_embedded_database_keeps_its_data_across_starts,
+        startup::a_database_url_file_with_tls_is_honoured,
     ]
 }
 
