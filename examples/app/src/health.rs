@@ -1,7 +1,8 @@
 //! The health registry (clip-health) with the app's checks: the database through the pool
 //! (critical: no database, not ready), the job queue and the CDN (non-critical: they
-//! degrade the service, they do not stop it), and an object store when one is used.
-//! Checks refresh in the background, so probes never wait on a dependency.
+//! degrade the service, they do not stop it). Checks refresh in the background, so probes
+//! never wait on a dependency. Object storage has no check: a probe per second would be a
+//! billed request per second on S3; uploads and reads report its failures themselves.
 
 use std::time::Duration;
 
@@ -12,19 +13,12 @@ use clip_pool::PoolHealth;
 use crate::config::AppConfig;
 use crate::db::Db;
 use crate::jobs::Queue;
-use crate::storage::Storage;
 
 /// How often checks run in the background.
 const REFRESH_EVERY: Duration = Duration::from_secs(1);
 
 /// The registry with its checks; readiness fails until `mark_started`.
-pub fn registry(
-    app: &AppConfig,
-    db: &Db,
-    queue: &Queue,
-    cdn: &Cdn,
-    storage: &Storage,
-) -> HealthRegistry {
+pub fn registry(app: &AppConfig, db: &Db, queue: &Queue, cdn: &Cdn) -> HealthRegistry {
     let mut config = app.health.clone();
     // Operators holding the admin token see check details too.
     if config.details_token.is_none() {
@@ -36,7 +30,7 @@ pub fn registry(
     let pool = db.clone();
     let jobs = queue.clone();
     let assets = cdn.clone();
-    let mut builder = HealthRegistry::builder()
+    let registry = HealthRegistry::builder()
         .config(config)
         .version(env!("CARGO_PKG_VERSION"))
         .service_id(instance_id)
@@ -79,23 +73,8 @@ pub fn registry(
                 },
             )
             .component_type("component"),
-        );
-    if let Storage::Objects(_) = storage {
-        let store = storage.clone();
-        builder = builder.with_check(
-            Check::new(
-                "storage",
-                Criticality::NonCritical,
-                Duration::from_secs(2),
-                move || {
-                    let store = store.clone();
-                    async move { object_store(&store).await }
-                },
-            )
-            .component_type("datastore"),
-        );
-    }
-    let registry = builder.build();
+        )
+        .build();
     registry.spawn_background_refresh(REFRESH_EVERY);
     registry
 }
@@ -133,12 +112,5 @@ fn cdn_state(cdn: &Cdn) -> CheckOutcome {
         CheckOutcome::pass()
     } else {
         CheckOutcome::warn("the CDN's circuit is open: pages link the origin until it recovers")
-    }
-}
-
-async fn object_store(storage: &Storage) -> CheckOutcome {
-    match storage.open("health-probe/absent").await {
-        Ok(_) | Err(crate::Error::NotFound(_)) => CheckOutcome::pass(),
-        Err(e) => CheckOutcome::fail(e.to_string()),
     }
 }

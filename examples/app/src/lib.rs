@@ -113,7 +113,7 @@ impl App {
         // Known before the first probe; the maintenance task keeps it current.
         queue.sample_pending().await?;
         let cdn = Cdn::new(config.cdn.clone()).map_err(Error::Cdn)?;
-        let health = health::registry(&config, &db, &queue, &cdn, &storage);
+        let health = health::registry(&config, &db, &queue, &cdn);
         let window = Arc::new(RequestWindow::default());
         let scaling = Arc::new(ScalingAdvisor::new(
             config.scaling.clone(),

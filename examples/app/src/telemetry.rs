@@ -142,6 +142,16 @@ impl JobMetrics {
     /// Handles for `kind`.
     pub fn new(kind: JobKind) -> Self {
         let kind = kind.as_str();
+        // Every series exists from the start, so `rate()` sees the first failure.
+        for reason in [
+            FailureReason::InvalidInput,
+            FailureReason::Transient,
+            FailureReason::Dead,
+            FailureReason::LeaseLost,
+            FailureReason::LeaseExpired,
+        ] {
+            metrics::counter!(JOBS_FAILED, "kind" => kind, "reason" => reason.as_str()).absolute(0);
+        }
         Self {
             kind,
             running: metrics::gauge!(JOBS_RUNNING),

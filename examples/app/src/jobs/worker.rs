@@ -97,6 +97,10 @@ impl Worker {
                     continue;
                 }
                 Ok(None) => {}
+                // An outage is reported by readiness; one line per poll would flood the log.
+                Err(e) if e.is_transient() => {
+                    tracing::debug!(error = %e, "could not claim a job; retrying");
+                }
                 Err(e) => tracing::warn!(error = %e, "could not claim a job; retrying"),
             }
             tokio::select! {

@@ -18,6 +18,7 @@ use crate::media_type;
 use crate::problem::{ApiResult, Problem};
 use crate::state::AppState;
 use crate::storage::UploadStream;
+use tokio_postgres::error::SqlState;
 
 /// How many assets the list shows.
 const MAX_LISTED: i64 = 200;
@@ -154,7 +155,12 @@ pub async fn upload(
         Err(e) => {
             // The project was deleted meanwhile, or the database failed: no orphan file.
             let _ = app.storage.delete_prefix(&key).await;
-            return Err(e.into());
+            return Err(match e {
+                Error::Query(q) if q.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
+                    Problem::not_found(format!("project {project_id}"))
+                }
+                other => other.into(),
+            });
         }
     };
     app.queue.notify_queued();
