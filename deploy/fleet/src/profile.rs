@@ -91,6 +91,22 @@ pub struct Resources {
     pub memory_limit: String,
 }
 
+/// Production's limits per client, which staging rehearses.
+const PRODUCTION_RATE_LIMITS: RateLimits = RateLimits {
+    api: RateLimit {
+        per_second: 50,
+        burst: 100,
+    },
+    uploads: RateLimit {
+        per_second: 2,
+        burst: 10,
+    },
+    images: RateLimit {
+        per_second: 100,
+        burst: 200,
+    },
+};
+
 /// Everything an environment decides.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Profile {
@@ -179,20 +195,7 @@ impl Profile {
                     ..ScalingConfig::default()
                 },
                 pool: guide_pool,
-                rate_limits: RateLimits {
-                    api: RateLimit {
-                        per_second: 50,
-                        burst: 100,
-                    },
-                    uploads: RateLimit {
-                        per_second: 2,
-                        burst: 10,
-                    },
-                    images: RateLimit {
-                        per_second: 100,
-                        burst: 200,
-                    },
-                },
+                rate_limits: PRODUCTION_RATE_LIMITS,
                 upload_max_bytes: 50 * 1024 * 1024,
                 resources: Resources {
                     cpu_request: "250m".into(),
@@ -218,20 +221,7 @@ impl Profile {
                     pool_size: 20,
                     ..guide_pool
                 },
-                rate_limits: RateLimits {
-                    api: RateLimit {
-                        per_second: 50,
-                        burst: 100,
-                    },
-                    uploads: RateLimit {
-                        per_second: 2,
-                        burst: 10,
-                    },
-                    images: RateLimit {
-                        per_second: 100,
-                        burst: 200,
-                    },
-                },
+                rate_limits: PRODUCTION_RATE_LIMITS,
                 upload_max_bytes: 50 * 1024 * 1024,
                 resources: Resources {
                     cpu_request: "500m".into(),

@@ -7,18 +7,17 @@ use k8s_openapi::api::apps::v1::{
     Deployment, DeploymentSpec, DeploymentStrategy, RollingUpdateDeployment,
 };
 use k8s_openapi::api::core::v1::{
-    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EmptyDirVolumeSource,
-    EnvFromSource, EnvVar, EnvVarSource, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler,
-    ObjectFieldSelector, PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements,
-    SeccompProfile, SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec,
-    SleepAction, TopologySpreadConstraint, Volume, VolumeMount,
+    Capabilities, ConfigMap, ConfigMapEnvSource, Container, ContainerPort, EnvFromSource, EnvVar,
+    EnvVarSource, HTTPGetAction, KeyToPath, Lifecycle, LifecycleHandler, ObjectFieldSelector,
+    PodSecurityContext, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SeccompProfile,
+    SecretVolumeSource, SecurityContext, Service, ServicePort, ServiceSpec, SleepAction,
+    TopologySpreadConstraint, Volume, VolumeMount,
 };
 use k8s_openapi::api::policy::v1::{PodDisruptionBudget, PodDisruptionBudgetSpec};
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{APP, APP_PORT, APP_SECRET, ManifestOptions, labels, metadata};
+use super::{APP, APP_PORT, APP_SECRET, ManifestOptions, cpu_memory, empty_dir, labels, metadata};
 use crate::Profile;
 
 /// How long a stopping pod keeps serving before the app sees SIGTERM: the time endpoints take
@@ -81,15 +80,9 @@ fn http_probe(path: &str, period: i32, failure_threshold: i32) -> Probe {
 
 fn resources(profile: &Profile) -> ResourceRequirements {
     let r = &profile.resources;
-    let pair = |cpu: &str, memory: &str| {
-        BTreeMap::from([
-            ("cpu".to_owned(), Quantity(cpu.to_owned())),
-            ("memory".to_owned(), Quantity(memory.to_owned())),
-        ])
-    };
     ResourceRequirements {
-        requests: Some(pair(&r.cpu_request, &r.memory_request)),
-        limits: Some(pair(&r.cpu_limit, &r.memory_limit)),
+        requests: Some(cpu_memory(&r.cpu_request, &r.memory_request)),
+        limits: Some(cpu_memory(&r.cpu_limit, &r.memory_limit)),
         ..ResourceRequirements::default()
     }
 }
@@ -231,11 +224,7 @@ pub fn deployment(options: &ManifestOptions) -> Deployment {
                             }),
                             ..Volume::default()
                         },
-                        Volume {
-                            name: "tmp".into(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
-                            ..Volume::default()
-                        },
+                        empty_dir("tmp"),
                     ]),
                     ..PodSpec::default()
                 }),

@@ -5,15 +5,14 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::apps::v1::{Deployment, DeploymentSpec};
 use k8s_openapi::api::core::v1::{
-    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, EmptyDirVolumeSource,
-    HTTPGetAction, PodSpec, PodTemplateSpec, Probe, ResourceRequirements, SecretVolumeSource,
-    Service, ServicePort, ServiceSpec, Volume, VolumeMount,
+    ConfigMap, ConfigMapVolumeSource, Container, ContainerPort, HTTPGetAction, PodSpec,
+    PodTemplateSpec, Probe, ResourceRequirements, SecretVolumeSource, Service, ServicePort,
+    ServiceSpec, Volume, VolumeMount,
 };
-use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{LabelSelector, ObjectMeta};
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 
-use super::{LB, ManifestOptions, TLS_SECRET, labels, metadata};
+use super::{LB, ManifestOptions, TLS_SECRET, cpu_memory, empty_dir, labels, metadata};
 
 /// The rendered nginx.conf as a ConfigMap.
 pub fn config_map(nginx_conf: &str) -> ConfigMap {
@@ -49,12 +48,6 @@ pub fn deployment(options: &ManifestOptions, nginx_conf: &str) -> Deployment {
         ..Probe::default()
     };
     let checksum = format!("{:016x}", fnv1a(nginx_conf.as_bytes()));
-    let quantities = |cpu: &str, memory: &str| {
-        BTreeMap::from([
-            ("cpu".to_owned(), Quantity(cpu.to_owned())),
-            ("memory".to_owned(), Quantity(memory.to_owned())),
-        ])
-    };
     let container = Container {
         name: "nginx".into(),
         image: Some(options.nginx_image.clone()),
@@ -66,8 +59,8 @@ pub fn deployment(options: &ManifestOptions, nginx_conf: &str) -> Deployment {
         liveness_probe: Some(lb_health.clone()),
         readiness_probe: Some(lb_health),
         resources: Some(ResourceRequirements {
-            requests: Some(quantities("100m", "64Mi")),
-            limits: Some(quantities("1", "256Mi")),
+            requests: Some(cpu_memory("100m", "64Mi")),
+            limits: Some(cpu_memory("1", "256Mi")),
             ..ResourceRequirements::default()
         }),
         volume_mounts: Some(vec![
@@ -128,11 +121,7 @@ pub fn deployment(options: &ManifestOptions, nginx_conf: &str) -> Deployment {
                             }),
                             ..Volume::default()
                         },
-                        Volume {
-                            name: "cache".into(),
-                            empty_dir: Some(EmptyDirVolumeSource::default()),
-                            ..Volume::default()
-                        },
+                        empty_dir("cache"),
                     ]),
                     ..PodSpec::default()
                 }),

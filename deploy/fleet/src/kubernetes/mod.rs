@@ -9,7 +9,8 @@ mod balancer;
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::Namespace;
+use k8s_openapi::api::core::v1::{EmptyDirVolumeSource, Namespace, Volume};
+use k8s_openapi::apimachinery::pkg::api::resource::Quantity;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use serde::Serialize;
 
@@ -81,6 +82,23 @@ pub(crate) fn metadata(name: &str, component: &str) -> ObjectMeta {
         labels: Some(labels(component)),
         ..ObjectMeta::default()
     }
+}
+
+/// A pod volume that lives as long as the pod (scratch space on a read-only root).
+pub(crate) fn empty_dir(name: &str) -> Volume {
+    Volume {
+        name: name.into(),
+        empty_dir: Some(EmptyDirVolumeSource::default()),
+        ..Volume::default()
+    }
+}
+
+/// A `{cpu, memory}` quantity map (resource requests or limits).
+pub(crate) fn cpu_memory(cpu: &str, memory: &str) -> BTreeMap<String, Quantity> {
+    BTreeMap::from([
+        ("cpu".to_owned(), Quantity(cpu.to_owned())),
+        ("memory".to_owned(), Quantity(memory.to_owned())),
+    ])
 }
 
 fn yaml_document<T: Serialize>(object: &T) -> Result<String, FleetError> {
