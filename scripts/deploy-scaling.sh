@@ -18,7 +18,8 @@
 # CLIP_APP_BIN / CLIP_FLEET_BIN / CLIP_AUTOSCALER_BIN (built with cargo when unset),
 # CLIP_BUILD_PROFILE (release).
 set -euo pipefail
-FLEET_SCRIPT=deploy-scaling.sh
+# shellcheck disable=SC2034 # read by fleet/common.sh
+FLEET_SCRIPT="deploy-scaling.sh"
 . "$(dirname "$0")/fleet/common.sh"
 REPO="$FLEET_REPO"
 
@@ -189,7 +190,7 @@ local_status() {
     echo "fleet: $FLEET_ENV in $CLIP_FLEET_DIR"
     FLEET_PG_PORT="$FLEET_PG_PORT" "$REPO/scripts/fleet/postgres.sh" status || rc=3
     "$REPO/scripts/fleet/nginx.sh" status || rc=3
-    local line port pid state ready
+    local port pid state ready
     while read -r port pid state; do
         ready="$(http_status "http://127.0.0.1:$port/api/health/ready")"
         echo "instance $port: pid $pid, $state, readiness $ready"
@@ -285,7 +286,8 @@ EOF
 # ----------------------------------------------------------------------------- kubernetes
 
 kubernetes_up() {
-    local env="$1" out_dir="$CLIP_FLEET_DIR/../kubernetes/$env" fleet_bin manifest
+    local env="$1" fleet_bin manifest
+    local out_dir="$CLIP_FLEET_DIR/../kubernetes/$env"
     fleet_bin="$(CLIP_BUILD_PROFILE=debug workspace_binary clip-fleet "${CLIP_FLEET_BIN:-}")"
     mkdir -p "$out_dir"
     manifest="$(cd "$out_dir" && pwd)/scaling-config.yaml"

@@ -17,7 +17,8 @@
 # LOAD_TEST_TIMEOUT (10 s per request), AUTOSCALER_URL (http://127.0.0.1:3002), OHA (path to
 # oha), CLIP_FLEET_BIN (the clip-fleet binary; built when unset).
 set -euo pipefail
-FLEET_SCRIPT=load-test.sh
+# shellcheck disable=SC2034 # read by fleet/common.sh
+FLEET_SCRIPT="load-test.sh"
 . "$(dirname "$0")/fleet/common.sh"
 
 [ $# -eq 3 ] || { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }

@@ -59,7 +59,7 @@ http_status() {
 
 # Waits until URL answers 200, up to SECONDS; fails early when PID (if given) dies.
 wait_http_ok() {
-    local url="$1" seconds="$2" pid="${3:-}" deadline=$((SECONDS + $2))
+    local url="$1" pid="${3:-}" deadline=$((SECONDS + $2))
     while [ "$SECONDS" -lt "$deadline" ]; do
         [ "$(http_status "$url" 1)" = 200 ] && return 0
         if [ -n "$pid" ] && ! pid_alive "$pid"; then

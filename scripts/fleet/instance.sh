@@ -11,7 +11,8 @@
 #
 # Exit status: 0 done, 1 failed (the message says why), 2 bad usage.
 set -euo pipefail
-FLEET_SCRIPT=instance.sh
+# shellcheck disable=SC2034 # read by fleet/common.sh
+FLEET_SCRIPT="instance.sh"
 . "$(dirname "$0")/common.sh"
 load_fleet_env
 

@@ -10,7 +10,8 @@
 #   scripts/fleet/nginx.sh stop      # graceful: in-flight requests finish
 #   scripts/fleet/nginx.sh status
 set -euo pipefail
-FLEET_SCRIPT=nginx.sh
+# shellcheck disable=SC2034 # read by fleet/common.sh
+FLEET_SCRIPT="nginx.sh"
 . "$(dirname "$0")/common.sh"
 load_fleet_env
 

@@ -10,7 +10,8 @@
 #
 # Settings (environment): CLIP_FLEET_DIR, FLEET_PG_PORT (55432), CLIP_PG_USER (postgres).
 set -euo pipefail
-FLEET_SCRIPT=postgres.sh
+# shellcheck disable=SC2034 # read by fleet/common.sh
+FLEET_SCRIPT="postgres.sh"
 . "$(dirname "$0")/common.sh"
 
 PG_PORT="${FLEET_PG_PORT:-55432}"
