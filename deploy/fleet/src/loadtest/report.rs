@@ -73,6 +73,18 @@ fn verdicts(total: &Figures) -> [(String, bool); 2] {
     ]
 }
 
+/// What to do about 429s: they measure the rate limiter, not the fleet.
+fn rate_limited_note(total: &Figures) -> Option<String> {
+    (total.rate_limited > 0).then(|| {
+        format!(
+            "{} requests were rate limited (429): the load balancer limits each client address; \
+             to measure the fleet, exempt the load generator (LB_RATE_LIMIT_EXEMPT=127.0.0.1/32 \
+             for the local fleet)",
+            total.rate_limited
+        )
+    })
+}
+
 fn phase_row(name: &str, seconds: f64, users: &str, rate: &str, f: &Figures) -> [String; 11] {
     [
         name.to_owned(),
@@ -151,6 +163,9 @@ pub fn markdown(report: &Report) -> String {
     let _ = writeln!(md, "\nInstances: {}.\n", instances_summary(report));
     for (text, ok) in verdicts(&report.total) {
         let _ = writeln!(md, "- {} {text}", if ok { "✅" } else { "❌" });
+    }
+    if let Some(note) = rate_limited_note(&report.total) {
+        let _ = writeln!(md, "- {note}");
     }
     let decisions: Vec<&str> = report
         .samples
@@ -299,6 +314,13 @@ pub fn html(report: &Report) -> String {
             html_escape(&text)
         );
     }
+    if let Some(note) = rate_limited_note(&report.total) {
+        let _ = write!(
+            verdict_list,
+            r#"<li class="fail">{}</li>"#,
+            html_escape(&note)
+        );
+    }
     let [latency, throughput, instances] = charts(report);
     let phases: String = report
         .phases
@@ -412,6 +434,15 @@ mod tests {
         assert!(md.contains("error rate 1.98 %"), "{md}"); // 1 answered 503 + 1 unanswered of 101
         assert!(md.contains("3 at the start, 3 at the end"));
         assert!(md.contains("last decision: hold 3"));
+        assert!(!md.contains("LB_RATE_LIMIT_EXEMPT"));
+    }
+
+    #[test]
+    fn rate_limited_requests_get_advice() {
+        let mut r = report();
+        r.total.rate_limited = 7;
+        assert!(markdown(&r).contains("7 requests were rate limited (429)"));
+        assert!(html(&r).contains("LB_RATE_LIMIT_EXEMPT"));
     }
 
     #[test]
