@@ -179,7 +179,7 @@ EOF
     fi
     cat <<EOF
   Logs                      $CLIP_FLEET_DIR/logs/
-  Load test                 scripts/load-test.sh $(if [ "$LB_TLS" = false ]; then echo "http://localhost:$LB_HTTP_PORT"; else echo "https://localhost:$LB_HTTPS_PORT"; fi) 60 10
+  Load test                 scripts/load-test.sh $(if [ "$LB_TLS" = false ]; then echo "http://localhost:$LB_HTTP_PORT"; else echo "https://localhost:$LB_HTTPS_PORT"; fi) 60 10$([ -z "$LB_RATE_LIMIT_EXEMPT" ] && printf '\n                            (past %s req/s per client nginx answers 429: deploy with LB_RATE_LIMIT_EXEMPT=127.0.0.1/32 to load-test the fleet)' "$(sed -n "s/.*zone=clip_api:10m rate=\([0-9]*\)r\/s;/\1/p" "$CLIP_FLEET_DIR/nginx/nginx.conf")")
   Stop                      scripts/deploy-scaling.sh stop
 EOF
 }
