@@ -5,7 +5,7 @@
 use clip_scaling_policy::ScalingConfig;
 use clip_scaling_policy::sim::compare::{Arena, Bar, Contender, Scenario};
 use clip_scaling_policy::sim::heldout::{self, Family};
-use clip_scaling_policy::sim::{CapacityModel, Figures, Judge, Shape, Summary};
+use clip_scaling_policy::sim::{CapacityModel, Figures, Judge, Shape, Summary, Trace};
 
 const DAY: f64 = 86_400.0;
 
@@ -177,5 +177,53 @@ fn held_out_traces_are_drawn_from_their_seed() {
                 .all(|p| p.request_rate >= 0.0 && p.queue_arrivals >= 0.0)
         );
         assert_eq!(Family::from_name(family.name()), Some(family));
+    }
+}
+
+/// The correlation of two traces' tick-to-tick changes in log request rate (their noise).
+fn noise_correlation(a: &Trace, b: &Trace) -> f64 {
+    let changes = |t: &Trace| -> Vec<f64> {
+        t.points
+            .windows(2)
+            .map(|w| (w[1].request_rate.max(1.0) / w[0].request_rate.max(1.0)).ln())
+            .collect()
+    };
+    let (x, y) = (changes(a), changes(b));
+    let n = x.len().min(y.len()) as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in x.iter().zip(&y) {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx).powi(2);
+        syy += (y - my).powi(2);
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+#[test]
+fn held_out_seeds_draw_independent_traces() {
+    // Nearby seeds (1..5, the development set) once started the generator's counter a few
+    // steps apart, so their traces were shifted copies of one stream (noise correlation up
+    // to 0.99): five seeds were worth about one.
+    for family in Family::ALL {
+        for (s, t) in [
+            (1, 2),
+            (2, 3),
+            (3, 4),
+            (4, 5),
+            (1, 5),
+            (101, 102),
+            (201, 202),
+        ] {
+            let r = noise_correlation(
+                &heldout::generate(family, 2.0 * DAY, s),
+                &heldout::generate(family, 2.0 * DAY, t),
+            );
+            assert!(
+                r.abs() < 0.1,
+                "{} seeds {s} and {t}: noise correlation {r:.3}",
+                family.name()
+            );
+        }
     }
 }
