@@ -9,9 +9,9 @@
 //! 3. a guard against a single bad sample: a jump beyond 1.25 times the window's highest load
 //!    counts only up to that until the next sample confirms it (and allows no scale-down):
 //!    a one-sample spike is over long before capacity ordered for it would serve;
-//! 4. a surge (a rise bucket after bucket within 90 s, to 15 % or more above the highest load
-//!    of the window before, with a significant slope) extrapolated over the time new capacity
-//!    needs to serve: the metrics' age plus `TRACKING_LEAD_TIME`;
+//! 4. a surge (a rise bucket after bucket within 90 s, this sample included, to 30 % or more
+//!    above the highest load of the window before) extrapolated at its own pace over the time
+//!    new capacity needs to serve: the metrics' age plus `TRACKING_LEAD_TIME`;
 //! 5. the queue: the jobs waiting plus their growth over that lead time, to be drained within
 //!    what the job-wait SLO leaves after it (a quarter of the SLO at least), at
 //!    `TRACKING_JOBS_PER_INSTANCE` jobs/s per instance;
@@ -43,8 +43,8 @@ const LATENCY_GUARD_MAX: f64 = 1.5;
 /// Seasonal pre-scaling acts on a rise of at least this factor.
 const SEASONAL_MIN_RISE: f64 = 1.1;
 /// A rise within `SURGE_SPAN_SECS` to at least this share above the window's highest load
-/// before it is a surge.
-const SURGE: f64 = 0.15;
+/// before it is a surge (noise on a fleet's load does not rise this far sample after sample).
+const SURGE: f64 = 0.3;
 /// A surge is looked for over this many seconds.
 const SURGE_SPAN_SECS: f64 = 90.0;
 /// A surge's extrapolation adds at most this multiple of the load.
@@ -115,13 +115,17 @@ pub(crate) fn decide(
         }
     }
 
-    // 4. A surge is extrapolated over the lead time.
-    let surge = match (sample, recent.surge) {
-        (Some(s), Some((rise, slope))) if rise >= SURGE && slope > 0.0 => {
-            (slope * lead).min(s * SURGE_CAP)
-        }
-        _ => 0.0,
-    };
+    // 4. A surge, this sample included, is extrapolated at its pace over the lead time. A jump
+    //    held back counts as one only where the load was rising before it: on its own it is
+    //    what the guard is for, and a glitch every other sample must not ratchet the fleet up
+    //    through the guard's limit.
+    let surge = sample
+        .and_then(|s| {
+            let steps = if held_back.is_some() { 2 } else { 1 };
+            let found = h.surge(&recent, now_s, window, s, SURGE, steps)?;
+            Some((found.pace * lead).min(s * SURGE_CAP))
+        })
+        .unwrap_or(0.0);
 
     // 5. The queue: jobs waiting plus their growth over the lead time, drained in time.
     let queue = usable(c, m, MetricKind::QueueLength).map(|q| {

@@ -190,6 +190,86 @@ fn a_single_bad_sample_is_held_back_until_the_next_confirms_it() {
     assert_eq!((d.action, d.target), (Action::ScaleUp, 20), "{d}");
 }
 
+/// Six ready instances at a steady 5.4 instances of load for five minutes (within the
+/// tolerance: no scale-down), then the samples given (instances of load at the setpoint);
+/// the decisions on those samples. Without p95: the latency guard would answer the rises
+/// below from the latency they cause, and these tests are about the load.
+fn after_a_steady_window(loads: &[f64]) -> Vec<clip_scaling_policy::Decision> {
+    let p = tracking();
+    let mut state = fleet(6);
+    let mut now = 0.0;
+    let mut decisions = Vec::new();
+    for (i, load) in std::iter::repeat_n(5.4, 20)
+        .chain(loads.iter().copied())
+        .enumerate()
+    {
+        // 114 req/s per instance at the setpoint, averaged over the six ready.
+        let m = Metrics {
+            p95_response_time: None,
+            ..served(load * 114.0 / 6.0)
+        };
+        let d = p.decide(&m, &state, at(now));
+        state.record(&d, at(now));
+        now += 15.0;
+        if i >= 20 {
+            decisions.push(d);
+        }
+    }
+    decisions
+}
+
+#[test]
+fn a_surge_is_extrapolated_on_the_sample_that_makes_it() {
+    // 5.4 -> 5.9 -> 7.1: 31 % above anything the window saw, reached by rising. The rise ran
+    // 1.7 instances in 30 s; over the 90 s lead that is 5.1 more: 7.1 + 5.1 = 12.2 -> 13.
+    let d = after_a_steady_window(&[5.9, 7.1]);
+    assert_eq!((d[0].action, d[0].target), (Action::Hold, 6), "{}", d[0]);
+    assert_eq!(d[0].reasons.tracking.map(|t| t.surge), Some(0.0));
+    assert_eq!(
+        (d[1].action, d[1].target),
+        (Action::ScaleUp, 13),
+        "{}",
+        d[1]
+    );
+    let t = d[1].reasons.tracking.expect("tracking reasons");
+    assert!((t.surge - 5.1).abs() < 1e-9, "{}", t.surge);
+    assert!(d[1].message().contains("surge +5.1 in 90 s"), "{}", d[1]);
+}
+
+#[test]
+fn a_jump_that_continues_a_rise_is_a_surge_but_a_lone_jump_is_not() {
+    // 5.4 -> 5.9 -> 9.0: the jump counts as 1.25 * 5.9 = 7.375 until confirmed, but the load
+    // was already rising: 7.375 is 37 % above the window, reached in 30 s, so 5.925 more over
+    // the lead: 13.3 -> 14.
+    let d = after_a_steady_window(&[5.9, 9.0]);
+    let t = d[1].reasons.tracking.expect("tracking reasons");
+    assert_eq!(t.held_back, Some(9.0));
+    assert!((t.surge - 5.925).abs() < 1e-9, "{}", t.surge);
+    assert_eq!(
+        (d[1].action, d[1].target),
+        (Action::ScaleUp, 14),
+        "{}",
+        d[1]
+    );
+    // The same jump out of a flat window is only held back (7.0 = 1.25 * 5.6 counted).
+    let d = after_a_steady_window(&[5.6, 5.4, 9.0]);
+    let t = d[2].reasons.tracking.expect("tracking reasons");
+    assert_eq!((t.held_back, t.surge), (Some(9.0), 0.0), "{}", d[2]);
+    assert_eq!(d[2].target, 7, "{}", d[2]);
+}
+
+#[test]
+fn a_rise_short_of_the_surge_threshold_is_only_followed() {
+    // 26 % above the window, rising: followed at the setpoint, not extrapolated.
+    let d = after_a_steady_window(&[5.9, 6.8]);
+    assert_eq!(d[1].target, 7, "{}", d[1]);
+    assert_eq!(d[1].reasons.tracking.map(|t| t.surge), Some(0.0));
+    // Falling back after a surge is no surge either (and the window keeps what it ordered).
+    let d = after_a_steady_window(&[5.9, 7.1, 6.8]);
+    assert_eq!(d[2].reasons.tracking.map(|t| t.surge), Some(0.0));
+    assert_eq!(d[2].target, 13, "{}", d[2]);
+}
+
 #[test]
 fn the_queue_is_drained_within_the_job_wait_slo() {
     let p = tracking();
