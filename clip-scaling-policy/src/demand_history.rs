@@ -27,6 +27,9 @@ struct Bucket {
     samples: u32,
     /// Jobs waiting, highest of the bucket; negative when no queue length was recorded.
     queue_max: f64,
+    /// When `queue_max` was recorded (seconds since the epoch), for the queue's arrival rate.
+    #[cfg_attr(feature = "serde", serde(default))]
+    queue_at: Option<f64>,
     /// The tracking estimate, highest of the bucket (0 when none).
     estimate_max: f64,
 }
@@ -37,6 +40,7 @@ const EMPTY_BUCKET: Bucket = Bucket {
     load_sum: 0.0,
     samples: 0,
     queue_max: -1.0,
+    queue_at: None,
     estimate_max: 0.0,
 };
 
@@ -135,8 +139,9 @@ impl DemandHistory {
             b.load_sum += load;
             b.samples += 1;
         }
-        if let Some(q) = o.queue.filter(|q| q.is_finite() && *q >= 0.0) {
-            b.queue_max = b.queue_max.max(q);
+        if let Some(q) = o.queue.filter(|q| q.is_finite() && *q >= b.queue_max) {
+            b.queue_max = q;
+            b.queue_at = Some(o.at);
         }
         if o.estimate.is_finite() {
             b.estimate_max = b.estimate_max.max(o.estimate);
@@ -201,7 +206,7 @@ impl DemandHistory {
 
     /// What a decision reads of the recent history, in one pass over the buckets: the
     /// highest load and estimate within `window` seconds before `now`, how far back the history
-    /// goes, the queue about `queue_ago` seconds back, and the mean load of each bucket of the
+    /// goes, the queue at least `queue_ago` seconds back, and the mean load of each bucket of the
     /// last `surge_span` seconds (for [`surge`](Self::surge)).
     pub(crate) fn recent(&self, now: f64, window: f64, surge_span: f64, queue_ago: f64) -> Recent {
         let current = bucket_index(now);
@@ -234,7 +239,8 @@ impl DemandHistory {
                         Some(b.load_sum / f64::from(b.samples));
                 }
                 if queue_then.is_none() && age >= queue_age && b.queue_max >= 0.0 {
-                    queue_then = Some((b.queue_max, now - index as f64 * BUCKET_SECS));
+                    let then = b.queue_at.unwrap_or(index as f64 * BUCKET_SECS);
+                    queue_then = Some((b.queue_max, now - then));
                 }
             }
         }
@@ -396,7 +402,8 @@ pub(crate) struct Recent {
     pub(crate) estimate_high: Option<f64>,
     /// How far back the history goes, seconds (at most the 12 minutes kept).
     pub(crate) span: f64,
-    /// The queue about `queue_ago` back, and how many seconds ago that bucket started.
+    /// The queue at least `queue_ago` back (the newest such bucket's highest), and how many
+    /// seconds ago it was recorded.
     pub(crate) queue_then: Option<(f64, f64)>,
     /// The mean load of each bucket of the surge span, oldest first (`None`: no sample).
     surge_means: [Option<f64>; SURGE_BUCKETS],

@@ -277,9 +277,12 @@ fn the_queue_is_drained_within_the_job_wait_slo() {
         queue_length: Some(1_500.0),
         ..served(57.0)
     };
-    // Lead time 90 s (fresh metrics): 1 500 jobs / (0.5 jobs/s * (300 - 90) s) = 14.3 -> 15.
+    // Lead time 90 s (fresh metrics). With no earlier sample the queue is taken as steady: jobs
+    // arrive as fast as the 4 ready instances drain them (4 instances' worth), and the 1 500
+    // waiting drain within the SLO's 300 - 90 s: 1 500 / (0.5 jobs/s * 210 s) = 14.3.
+    // 4 + 14.3 = 18.3 -> 19.
     let d = p.decide(&m, &fleet(4), at(0.0));
-    assert_eq!((d.action, d.target), (Action::ScaleUp, 15), "{d}");
+    assert_eq!((d.action, d.target), (Action::ScaleUp, 19), "{d}");
     assert_eq!(
         d.reasons.rule,
         Rule::Tracking {
@@ -291,11 +294,11 @@ fn the_queue_is_drained_within_the_job_wait_slo() {
         .tracking
         .and_then(|t| t.queue)
         .expect("queue term");
-    assert!((queue - 1_500.0 / 105.0).abs() < 1e-9, "{queue}");
-    // Older metrics leave less time: measured 60 s ago, 1 500 / (0.5 * 150) = 20.
+    assert!((queue - (4.0 + 1_500.0 / 105.0)).abs() < 1e-9, "{queue}");
+    // Older metrics leave less time: measured 60 s ago, 4 + 1 500 / (0.5 * 150) = 24 -> 20.
     let d = p.decide_observed(&m, at(0.0), &fleet(4), at(60.0));
     assert_eq!(d.target, 20, "{d}");
-    // Faster workers need fewer instances.
+    // Faster workers need fewer instances: 4 + 1 500 / (2 * 210) = 7.6 -> 8.
     let fast = ScalingPolicy::new(
         ScalingConfig::from_lookup(|name| match name {
             "SCALING_MODE" => Some("tracking".into()),
@@ -305,7 +308,53 @@ fn the_queue_is_drained_within_the_job_wait_slo() {
         .expect("valid settings"),
     )
     .expect("valid");
-    assert_eq!(fast.decide(&m, &fleet(4), at(0.0)).target, 4);
+    assert_eq!(fast.decide(&m, &fleet(4), at(0.0)).target, 8);
+}
+
+/// The queue term of each decision on these queue lengths, one every 15 s, over 8 ready
+/// instances draining 0.5 jobs/s each (4 jobs/s).
+fn queue_terms(queues: &[f64]) -> Vec<f64> {
+    let p = tracking();
+    let mut state = fleet(8);
+    let mut now = 0.0;
+    let mut terms = Vec::new();
+    for q in queues {
+        let m = Metrics {
+            queue_length: Some(*q),
+            ..served(57.0)
+        };
+        let d = p.decide(&m, &state, at(now));
+        state.record(&d, at(now));
+        state.set_current(8);
+        now += 15.0;
+        terms.push(
+            d.reasons
+                .tracking
+                .and_then(|t| t.queue)
+                .expect("queue term"),
+        );
+    }
+    terms
+}
+
+#[test]
+fn the_queue_is_sized_from_the_rate_jobs_arrive_at() {
+    // A batch starts: 0 then 150 jobs in 15 s is 10 jobs/s arriving (the 8 ready drained
+    // nothing: nothing was waiting). 10 / 0.5 = 20 instances to keep up, and the backlog
+    // when new capacity serves, 150 + (10 - 4) * 90 = 690, drained within 210 s:
+    // 690 / 105 = 6.6. The old queue-only sizing asked for 150 / 105 = 1.4.
+    let t = queue_terms(&[0.0, 150.0]);
+    assert_eq!(t[0], 0.0);
+    assert!((t[1] - (20.0 + 690.0 / 105.0)).abs() < 1e-9, "{}", t[1]);
+    // The backlog being drained: 600 -> 540 in 15 s while 8 instances drained 60 is no
+    // arrival at all: only the 540 - 4 * 90 = 180 left when new capacity serves counts.
+    let t = queue_terms(&[600.0, 540.0]);
+    assert!((t[1] - 180.0 / 105.0).abs() < 1e-9, "{}", t[1]);
+    // A short queue that the workers empty as it fills (3 jobs, then 3 again) is 0.2 jobs/s,
+    // not the 4 jobs/s the ready instances could drain, and they clear it before new
+    // capacity would serve: 0.2 / 0.5 = 0.4 instances, which does not hold the fleet up.
+    let t = queue_terms(&[3.0, 3.0]);
+    assert!((t[1] - 0.4).abs() < 1e-9, "{}", t[1]);
 }
 
 #[test]
