@@ -227,3 +227,43 @@ fn held_out_seeds_draw_independent_traces() {
         }
     }
 }
+
+#[test]
+fn the_slo_floor_is_what_no_autoscaler_avoids() {
+    let arena = arena(1);
+    let flat = |rate: f64| {
+        let points = (0..240)
+            .map(|i| clip_scaling_policy::sim::TracePoint {
+                at_secs: f64::from(i) * 15.0,
+                request_rate: rate,
+                queue_arrivals: 0.0,
+            })
+            .collect();
+        Scenario::from_trace(Trace {
+            name: format!("flat {rate}"),
+            points,
+        })
+    };
+    // 20 instances serve 20 * 150 * 0.85 = 2 550 req/s within the SLO: above it, every tick
+    // of the hour (240 ticks of 15 s) is beyond any autoscaler.
+    assert!((arena.slo_floor(&flat(2_600.0)) - 60.0).abs() < 1e-9);
+    // The 3 initial instances serve 382.5: at 400 req/s the first 90 s (until the first
+    // decision's instances serve: 15 s to act, 60 s start-up, 10 s readiness) violate.
+    assert!((arena.slo_floor(&flat(400.0)) - 1.5).abs() < 1e-9);
+    assert_eq!(arena.slo_floor(&flat(300.0)), 0.0);
+    // A lower bound indeed: every autoscaler's minutes include it.
+    for scenario in [
+        flat(2_600.0),
+        flat(400.0),
+        Scenario::builtin(Shape::Ramp, DAY, 0..1),
+        Scenario::builtin(Shape::Spike, DAY, 0..1),
+    ] {
+        let floor = arena.slo_floor(&scenario);
+        for row in arena.compare(&scenario, &Contender::ALL) {
+            assert!(
+                row.mean.slo_violation_minutes >= floor - 1e-9,
+                "{row} below the floor {floor}"
+            );
+        }
+    }
+}
