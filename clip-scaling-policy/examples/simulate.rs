@@ -307,7 +307,8 @@ fn print_bar(bar: &Bar, floor: f64) {
     }
 }
 
-/// One SVG per trace (its first seed): demand against tracking, hpa and guide.
+/// One SVG per trace (its first seed, named in the title): demand against tracking, hpa and
+/// guide.
 fn charts(
     o: &Options,
     arena: &Arena,
@@ -341,8 +342,15 @@ fn charts(
             })
             .collect();
         let refs: Vec<_> = runs.iter().collect();
+        let drawn = if !o.csvs.is_empty() {
+            String::new()
+        } else if o.heldout {
+            format!("seed {}, ", o.first_seed.unwrap_or(HELDOUT_TEST_SEED))
+        } else {
+            format!("seed {}, ", o.first_seed.unwrap_or(0))
+        };
         let title = format!(
-            "{}: demand vs instances (seed 0, metric lag {} s)",
+            "{}: demand vs instances ({drawn}metric lag {} s)",
             trace.name,
             arena.judge.metric_lag.as_secs()
         );
