@@ -136,16 +136,7 @@ impl LocalPostgres {
             &options,
             Durability::Throwaway,
         )?;
-        let mut pg = Self {
-            dir: Home::Temporary(dir),
-            data,
-            port: free_port()?,
-            bindir,
-            owner,
-            child: None,
-        };
-        pg.restart().await?;
-        Ok(pg)
+        Self::launch(Home::Temporary(dir), data, bindir, owner).await
     }
 
     /// Starts a cluster whose files live in `dir` and outlive this value: `initdb` on the
@@ -170,8 +161,18 @@ impl LocalPostgres {
             init_cluster(&bindir, &dir, &data, owner, &options, Durability::Durable)?;
         }
         stop_orphaned_postmaster(&data).await;
+        Self::launch(Home::Kept(dir), data, bindir, owner).await
+    }
+
+    /// Starts the server of an initialised cluster on a free port.
+    async fn launch(
+        dir: Home,
+        data: PathBuf,
+        bindir: PathBuf,
+        owner: Option<(u32, u32)>,
+    ) -> Result<Self, LauncherError> {
         let mut pg = Self {
-            dir: Home::Kept(dir),
+            dir,
             data,
             port: free_port()?,
             bindir,
@@ -218,16 +219,7 @@ impl LocalPostgres {
             &data.join("postgresql.conf"),
             &format!("unix_socket_directories = '{}'", dir.path().display()),
         )?;
-        let mut replica = Self {
-            dir: Home::Temporary(dir),
-            data,
-            port: free_port()?,
-            bindir: self.bindir.clone(),
-            owner: self.owner,
-            child: None,
-        };
-        replica.restart().await?;
-        Ok(replica)
+        Self::launch(Home::Temporary(dir), data, self.bindir.clone(), self.owner).await
     }
 
     /// The loopback port.

@@ -7,7 +7,7 @@ use serde_json::Value;
 
 use crate::ensure;
 use crate::support::{
-    Ctx, TestApp, TestResult, client, create_project, finished_job, jpeg, upload,
+    Ctx, TestApp, TestResult, client, create_project, finished_job, get_json, jpeg, upload,
 };
 
 const TOKEN: &str = "test-admin-token-0123456789";
@@ -298,24 +298,14 @@ pub async fn projects_round_trip_in_keyset_pages(ctx: Arc<Ctx>) -> TestResult {
     for i in 0..25 {
         ids.push(create_project(&app.url, &format!("project {i}")).await?);
     }
-    let page: Value = http
-        .get(app.at("/api/projects"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let page: Value = get_json(&app.at("/api/projects")).await?;
     let items = page["items"].as_array().ok_or("items")?;
     ensure!(items.len() == 20, "first page has {} items", items.len());
     let first: Vec<i64> = items.iter().filter_map(|p| p["id"].as_i64()).collect();
     let newest: Vec<i64> = ids.iter().rev().take(20).copied().collect();
     ensure!(first == newest, "newest first: {first:?} vs {newest:?}");
     let cursor = page["next_cursor"].as_str().ok_or("next_cursor")?;
-    let page: Value = http
-        .get(app.at(&format!("/api/projects?cursor={cursor}")))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let page: Value = get_json(&app.at(&format!("/api/projects?cursor={cursor}"))).await?;
     let rest: Vec<i64> = page["items"]
         .as_array()
         .ok_or("items")?
@@ -328,23 +318,13 @@ pub async fn projects_round_trip_in_keyset_pages(ctx: Arc<Ctx>) -> TestResult {
         page.get("next_cursor").is_none(),
         "the last page has no cursor: {page}"
     );
-    let small: Value = http
-        .get(app.at("/api/projects?limit=3"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let small: Value = get_json(&app.at("/api/projects?limit=3")).await?;
     ensure!(
         small["items"].as_array().map(Vec::len) == Some(3),
         "limit=3: {small}"
     );
 
-    let one: Value = http
-        .get(app.at(&format!("/api/projects/{}", ids[7])))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let one: Value = get_json(&app.at(&format!("/api/projects/{}", ids[7]))).await?;
     ensure!(
         one["name"] == "project 7" && one["id"] == ids[7],
         "read back: {one}"
@@ -535,22 +515,12 @@ pub async fn bad_requests_get_clear_problems(ctx: Arc<Ctx>) -> TestResult {
         );
     }
     // Nothing was created by the refused requests.
-    let page: Value = http
-        .get(app.at("/api/projects"))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let page: Value = get_json(&app.at("/api/projects")).await?;
     ensure!(
         page["items"].as_array().map(Vec::len) == Some(1),
         "only the target: {page}"
     );
-    let assets: Value = http
-        .get(app.at(&format!("/api/projects/{project}/assets")))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let assets: Value = get_json(&app.at(&format!("/api/projects/{project}/assets"))).await?;
     ensure!(
         assets["items"].as_array().map(Vec::len) == Some(0),
         "no asset: {assets}"

@@ -412,3 +412,55 @@ pub async fn two_instances_share_a_file_store(ctx: Arc<Ctx>) -> TestResult {
     ensure!(stored > 0, "files went to the directory");
     Ok(())
 }
+
+pub async fn signed_transforms_render_any_size_and_refuse_forgeries(ctx: Arc<Ctx>) -> TestResult {
+    const KEY: &str = "signing-key-for-the-tests-01";
+    let db = ctx.database().await?;
+    let app = TestApp::start(&ctx, &db, &[("CDN_SIGNING_KEYS", KEY)]).await?;
+    let project = create_project(&app.url, "signed").await?;
+    let uploaded = upload(&app.url, project, "s.jpg", jpeg(600, 400, false)).await?;
+    let path = uploaded["asset"]["image_path"]
+        .as_str()
+        .ok_or("path")?
+        .to_owned();
+    // What a page holding the same key writes.
+    let cdn = clip_cdn::Cdn::new(clip_cdn::CdnConfig {
+        signing_keys: vec![KEY.to_owned()],
+        ..clip_cdn::CdnConfig::default()
+    })?;
+    let signed = cdn
+        .image(&path)
+        .width(333)
+        .format(clip_cdn::image::Format::WebP)
+        .url();
+    ensure!(signed.contains("&s="), "signed: {signed}");
+    let http = client();
+    let answer = http.get(app.at(&signed)).send().await?;
+    ensure!(
+        answer.status() == 200,
+        "a signed size off the allow-list: {}",
+        answer.status()
+    );
+    ensure!(
+        dimensions(&answer.bytes().await?)? == (333, 222),
+        "rendered to the signed size"
+    );
+    let forged = signed.replace("w=333", "w=334");
+    let refused = http.get(app.at(&forged)).send().await?;
+    ensure!(
+        refused.status() == 403,
+        "a forged transform: {}",
+        refused.status()
+    );
+    let reordered = format!(
+        "{path}?fm=webp&w=333&s={}",
+        signed.rsplit("&s=").next().unwrap_or("")
+    );
+    let refused = http.get(app.at(&reordered)).send().await?;
+    ensure!(
+        refused.status() == 403,
+        "not the canonical form: {}",
+        refused.status()
+    );
+    app.stop().await
+}

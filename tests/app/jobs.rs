@@ -8,8 +8,8 @@ use serde_json::Value;
 
 use crate::ensure;
 use crate::support::{
-    ChildApp, Ctx, TestApp, TestResult, client, create_project, eventually, finished_job, jpeg,
-    upload,
+    ChildApp, Ctx, TestApp, TestResult, client, create_project, eventually, finished_job, get_json,
+    jpeg, upload,
 };
 
 /// Many renditions of a noisy photo: a job that takes seconds.
@@ -110,12 +110,7 @@ pub async fn shutdown_gives_unfinished_jobs_back(ctx: Arc<Ctx>) -> TestResult {
     )
     .await?;
     // Back in the queue, the interrupted attempt not counted.
-    let back: Value = client()
-        .get(second.at(&format!("/api/jobs/{job}")))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let back: Value = get_json(&second.at(&format!("/api/jobs/{job}"))).await?;
     let waiting = back["state"] == "queued" || back["state"] == "running";
     ensure!(waiting, "queued again: {back}");
     ensure!(

@@ -40,6 +40,7 @@ fn all() -> Vec<(&'static str, TestFn)> {
         images::corrupt_uploads_end_as_failed_jobs_with_a_message,
         images::two_instances_serve_each_others_uploads,
         images::two_instances_share_a_file_store,
+        images::signed_transforms_render_any_size_and_refuse_forgeries,
         jobs::a_worker_killed_mid_job_loses_no_job,
         jobs::shutdown_gives_unfinished_jobs_back,
         jobs::instances_starting_together_migrate_once,

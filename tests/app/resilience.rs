@@ -11,7 +11,7 @@ use tokio::sync::mpsc;
 
 use crate::ensure;
 use crate::support::{
-    ChildApp, Ctx, TestApp, TestResult, client, create_project, eventually, jpeg,
+    ChildApp, Ctx, TestApp, TestResult, client, create_project, eventually, get_json, jpeg,
 };
 
 /// A request body sent as the test feeds it: the request stays in flight until the sender
@@ -180,12 +180,8 @@ pub async fn a_request_past_its_timeout_answers_503(ctx: Arc<Ctx>) -> TestResult
     );
     drop(tx);
     // The cut upload left no asset behind.
-    let assets: serde_json::Value = client()
-        .get(app.at(&format!("/api/projects/{project}/assets")))
-        .send()
-        .await?
-        .json()
-        .await?;
+    let assets: serde_json::Value =
+        get_json(&app.at(&format!("/api/projects/{project}/assets"))).await?;
     ensure!(
         assets["items"].as_array().map(Vec::len) == Some(0),
         "{assets}"

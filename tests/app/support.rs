@@ -389,3 +389,8 @@ pub fn run_child() -> std::process::ExitCode {
         }
     }
 }
+
+/// GETs `url` and parses the JSON answer (whatever its status).
+pub async fn get_json(url: &str) -> TestResult<serde_json::Value> {
+    Ok(client().get(url).send().await?.json().await?)
+}

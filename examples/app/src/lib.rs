@@ -163,6 +163,7 @@ impl App {
             red,
         } = self;
         let config = &state.config;
+        let service = http::stack(router, config, &red)?;
         let background = CancellationToken::new();
         let workers = Workers::spawn(
             state.queue.clone(),
@@ -204,7 +205,6 @@ impl App {
                 tokio::time::sleep(delay).await;
             }
         };
-        let service = http::stack(router, config, &red)?;
         let listener = listener.tap_io(|tcp| {
             if let Err(e) = tcp.set_nodelay(true) {
                 tracing::debug!(error = %e, "TCP_NODELAY refused");

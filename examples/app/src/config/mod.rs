@@ -455,12 +455,12 @@ impl AppConfig {
                 ),
             ));
         }
-        if self.server.instance_id.len() > 200 || self.server.instance_id.contains(char::is_control)
-        {
+        let id = &self.server.instance_id;
+        if id.is_empty() || id.len() > 200 || !id.bytes().all(|b| b.is_ascii_graphic()) {
             return Err(Error::config(
                 "INSTANCE_ID",
-                Some(self.server.instance_id.clone()),
-                "must be at most 200 printable characters (it is sent as a header and a metric label)",
+                Some(id.clone()),
+                "must be 1 to 200 visible ASCII characters (it is sent as a header and a metric label)",
             ));
         }
         if let Some(token) = &self.admin.token
@@ -659,6 +659,7 @@ mod tests {
                 "SHUTDOWN_DRAIN_DELAY",
             ),
             (&[("ADMIN_TOKEN", "short")], "ADMIN_TOKEN"),
+            (&[("INSTANCE_ID", "two words")], "INSTANCE_ID"),
         ] {
             let text = message(pairs);
             assert!(text.contains(variable), "{pairs:?}: {text}");

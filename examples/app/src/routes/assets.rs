@@ -125,7 +125,7 @@ pub async fn upload(
     };
     let stored = stored?;
     if stored.size == 0 {
-        let _ = app.storage.delete_prefix(&key).await;
+        let _ = app.storage.delete(&key).await;
         return Err(Problem::bad_request("the upload is empty"));
     }
     // The bytes say what they are better than the client does.
@@ -154,7 +154,7 @@ pub async fn upload(
         Ok(created) => created,
         Err(e) => {
             // The project was deleted meanwhile, or the database failed: no orphan file.
-            let _ = app.storage.delete_prefix(&key).await;
+            let _ = app.storage.delete(&key).await;
             return Err(match e {
                 Error::Query(q) if q.code() == Some(&SqlState::FOREIGN_KEY_VIOLATION) => {
                     Problem::not_found(format!("project {project_id}"))

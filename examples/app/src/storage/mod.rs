@@ -150,6 +150,14 @@ impl Storage {
         Ok(out.freeze())
     }
 
+    /// Deletes the file under `key`, if there is one.
+    pub async fn delete(&self, key: &str) -> Result<(), Error> {
+        match self {
+            Storage::Postgres(s) => s.delete(key).await,
+            Storage::Objects(s) => s.delete(key).await,
+        }
+    }
+
     /// Deletes every file whose key starts with `prefix`.
     pub async fn delete_prefix(&self, prefix: &str) -> Result<(), Error> {
         match self {

@@ -149,6 +149,13 @@ impl ObjectBlobs {
         Ok(result.into_stream().map_err(storage_error).boxed())
     }
 
+    pub(super) async fn delete(&self, key: &str) -> Result<(), Error> {
+        match self.store.delete(&self.path(key)).await {
+            Ok(()) | Err(object_store::Error::NotFound { .. }) => Ok(()),
+            Err(e) => Err(storage_error(e)),
+        }
+    }
+
     pub(super) async fn delete_prefix(&self, prefix: &str) -> Result<(), Error> {
         let prefix = self.path(prefix);
         let locations = self

@@ -185,6 +185,20 @@ impl PgBlobs {
             .boxed()
     }
 
+    pub(super) async fn delete(&self, key: &str) -> Result<(), Error> {
+        self.db
+            .write(async |c| {
+                c.execute(
+                    "WITH gone AS (DELETE FROM blobs WHERE key = $1 RETURNING blob_id)
+                     DELETE FROM blob_chunks WHERE blob_id IN (SELECT blob_id FROM gone)",
+                    &[&key],
+                )
+                .await
+            })
+            .await?;
+        Ok(())
+    }
+
     pub(super) async fn delete_prefix(&self, prefix: &str) -> Result<(), Error> {
         self.db
             .write(async |c| {
