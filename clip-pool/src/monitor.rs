@@ -26,6 +26,8 @@ struct History {
     waits: VecDeque<(Instant, u64, u64)>,
     /// Connections being opened for the floor or the target, off this task.
     opening: Option<tokio::task::JoinHandle<()>>,
+    /// `Counters::blocked` at the previous tick.
+    blocked: u64,
 }
 
 pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
@@ -92,7 +94,12 @@ async fn maintain<M: Manager>(inner: &Arc<Inner<M>>, history: &mut History) {
         (cfg.min_connections, cfg.pool_size, cfg.max_connections),
         c,
     );
-    let saturated = stats.utilization >= EXHAUSTED_UTILIZATION || stats.waiting > 0;
+    // Saturation over the tick, not at one instant: a caller had to wait for a connection
+    // since the last tick, or (nearly) every connection is in use now.
+    let blocked = c.blocked.load(Relaxed);
+    let blocked_in_tick = blocked - history.blocked;
+    history.blocked = blocked;
+    let saturated = stats.utilization >= EXHAUSTED_UTILIZATION || blocked_in_tick > 0;
     if !saturated {
         c.saturated_since_ms.store(0, Relaxed);
     } else if c.saturated_since_ms.load(Relaxed) == 0 {
@@ -195,7 +202,8 @@ fn spawn_opening<M: Manager>(inner: &Arc<Inner<M>>, count: u32, history: &mut Hi
 pub(crate) fn assess<M: Manager>(inner: &Inner<M>, stats: &PoolStats) -> (PoolHealth, String) {
     let c = &*inner.counters;
     let since = c.saturated_since_ms.load(Relaxed);
-    let saturated_for = (since != 0).then(|| Duration::from_millis(c.now_ms() - since));
+    let saturated_for =
+        (since != 0).then(|| Duration::from_millis(c.now_ms().saturating_sub(since)));
     let down = stats.connections == 0 && c.connect_failed_at_ms.load(Relaxed) != 0;
     verdict(stats, saturated_for, inner.config.exhausted_after, down)
 }

@@ -1,19 +1,21 @@
 //! The pooled executor: `Pool::execute` lends a connection to an async closure, with an
-//! acquire timeout, fast failure while the database is down, and dirty-connection eviction.
+//! acquire timeout, fast failure while the database is down, a session reset between
+//! borrowers, and eviction of connections that broke or were cut short.
 
 use std::future::Future;
 use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 use std::task::Poll;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::Manager;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
+use crate::Manager;
 use crate::managed::{Managed, Tracked};
 use crate::metrics::PoolMetrics;
-use crate::stats::{Counters, PoolHealth, PoolStats, snapshot};
+use crate::release::Release;
+use crate::stats::{Counters, Gate, PoolHealth, PoolStats, snapshot};
 use crate::{BuildError, ConfigError, ConnectError, PoolConfig, PoolError};
 
 /// A pool of connections made by a [`bb8::ManageConnection`], lent to async closures.
@@ -52,12 +54,16 @@ pub(crate) struct Inner<M: Manager> {
     pub shared: std::sync::OnceLock<Box<dyn std::any::Any + Send + Sync>>,
     /// One permit per connection, handed out in arrival order.
     pub permits: Arc<Semaphore>,
+    /// Session reset and closing for connection types that need them (PostgreSQL).
+    pub release: Option<Arc<dyn Release<M::Connection>>>,
 }
 
-/// A connection lent by the pool; given back (or discarded when dirty or broken) on drop.
+/// A connection lent by the pool; given back (or closed when dirty or broken) on drop.
 pub(crate) struct Lent<M: Manager> {
     conn: bb8::PooledConnection<'static, Managed<M>>,
-    _permit: OwnedSemaphorePermit,
+    /// Given to the connection instead of freed when a call is cut short: the closing
+    /// connection keeps its place until the server has let go of it.
+    permit: Option<OwnedSemaphorePermit>,
     counters: Arc<Counters>,
     finished: bool,
 }
@@ -88,24 +94,50 @@ impl<M: Manager> Drop for Lent<M> {
     fn drop(&mut self) {
         if !self.finished {
             self.counters.cancelled_running.fetch_add(1, Relaxed);
+            if self.conn.running {
+                self.conn.parting_permit = self.permit.take();
+            }
         }
         self.counters.in_use.fetch_sub(1, Relaxed);
     }
 }
 
-/// Counts a caller as waiting until it has a connection or gives up.
+/// Counts a caller as waiting from the moment it has to (not while it takes a free
+/// connection at once) until it has a connection or gives up.
 struct Waiting<'a> {
     counters: &'a Counters,
+    blocked: bool,
     outcome_recorded: bool,
+}
+
+impl Waiting<'_> {
+    fn block(&mut self) {
+        if !self.blocked {
+            self.blocked = true;
+            self.counters.waiting.fetch_add(1, Relaxed);
+            self.counters.blocked.fetch_add(1, Relaxed);
+        }
+    }
 }
 
 impl Drop for Waiting<'_> {
     fn drop(&mut self) {
-        self.counters.waiting.fetch_sub(1, Relaxed);
+        if self.blocked {
+            self.counters.waiting.fetch_sub(1, Relaxed);
+        }
         if !self.outcome_recorded {
             self.counters.cancelled_waiting.fetch_add(1, Relaxed);
         }
     }
+}
+
+/// Why no connection could be lent: a `PoolError` that cannot carry a closure's error.
+pub(crate) type AcquireError = PoolError<std::convert::Infallible>;
+
+/// Why a wait for a permit or a connection ended without one.
+pub(crate) enum Refused {
+    Timeout,
+    Connect(ConnectError),
 }
 
 impl<M> Pool<M>
@@ -115,8 +147,11 @@ where
     /// Builds a pool and opens `min_connections` before returning, so a wrong password, an
     /// unknown host or a TLS failure is reported now, as that error.
     pub async fn new(manager: M, config: PoolConfig) -> Result<Self, BuildError> {
-        let pool = Self::new_lazy(manager, config)?;
+        let pool = Self::build(manager, config)?;
+        // Before the maintenance task starts: it would see nothing open yet and open the
+        // floor a second time.
         pool.warm_up().await?;
+        crate::monitor::spawn(Arc::downgrade(&pool.inner));
         Ok(pool)
     }
 
@@ -124,22 +159,33 @@ where
     /// is down. Connections open in the background; calls fail with [`PoolError::Connect`]
     /// until the database answers. Must be called inside a tokio runtime.
     pub fn new_lazy(manager: M, config: PoolConfig) -> Result<Self, ConfigError> {
+        let pool = Self::build(manager, config)?;
+        crate::monitor::spawn(Arc::downgrade(&pool.inner));
+        Ok(pool)
+    }
+
+    fn build(#[allow(unused_mut)] mut manager: M, config: PoolConfig) -> Result<Self, ConfigError> {
         config.validate()?;
+        #[cfg(feature = "postgres")]
+        let release = crate::postgres::adapt(&mut manager, &config);
+        #[cfg(not(feature = "postgres"))]
+        let release = None;
         let counters = Arc::new(Counters::new());
         let manager = Arc::new(manager);
-        // Connection attempts never outlast a caller's wait.
-        let connect_timeout = config.acquire_timeout;
         let managed = || Managed {
             manager: manager.clone(),
             counters: counters.clone(),
-            connect_timeout,
+            connect_timeout: config.connect_timeout,
+            max_lifetime: config.max_lifetime,
+            release: release.clone(),
         };
         let bb8 = bb8::Pool::builder()
             .max_size(config.max_connections)
             .min_idle(None)
-            // Idle shrinking is ours (down to the steady target, not to zero).
+            // Idle shrinking is ours (down to the steady target, not to zero), and so is the
+            // lifetime (each connection's own, jittered).
             .idle_timeout(None)
-            .max_lifetime(config.max_lifetime)
+            .max_lifetime(None)
             .connection_timeout(config.acquire_timeout)
             // One attempt per waiter: a failure reaches the waiters at once instead of being
             // retried with growing back-off, and the next call probes again.
@@ -155,27 +201,19 @@ where
             permits: Arc::new(Semaphore::new(config.max_connections as usize)),
             counters,
             config,
+            release,
         });
-        crate::monitor::spawn(Arc::downgrade(&inner));
         Ok(Self { inner })
     }
 
     /// Opens `min_connections` concurrently; fails only when none could be opened.
     async fn warm_up(&self) -> Result<(), BuildError> {
         let want = self.inner.config.min_connections;
-        let mut first_error = None;
-        let mut opened = 0;
         let attempts = (0..want).map(|_| self.inner.open_one());
-        for result in join_all(attempts).await {
-            match result {
-                Ok(()) => opened += 1,
-                Err(e) => {
-                    first_error.get_or_insert(e);
-                }
-            }
-        }
-        match (opened, first_error) {
-            (0, Some(e)) => Err(BuildError::Connect(e)),
+        let results = futures_util::future::join_all(attempts).await;
+        let opened = results.iter().filter(|r| r.is_ok()).count();
+        match results.into_iter().find_map(Result::err) {
+            Some(e) if opened == 0 => Err(BuildError::Connect(e)),
             _ => Ok(()),
         }
     }
@@ -184,38 +222,57 @@ where
     ///
     /// Waits at most the acquire timeout for a connection ([`PoolError::Timeout`]); while
     /// the database is down it fails at once with the real connection error
-    /// ([`PoolError::Connect`]); `f`'s own error comes back as [`PoolError::Query`]. If this
-    /// future is dropped while `f` runs, the connection is closed rather than reused.
+    /// ([`PoolError::Connect`]); `f`'s own error comes back as [`PoolError::Query`], or as
+    /// [`PoolError::ConnectionLost`] when the connection broke under it. What `f` leaves in
+    /// the session is reset before the next borrower (see [`crate::ResetPolicy`]). If this
+    /// future is dropped while `f` runs, the connection is closed rather than reused, and
+    /// (PostgreSQL) the server is asked to cancel the running statement.
     pub async fn execute<T, E, F>(&self, f: F) -> Result<T, PoolError<E>>
     where
         F: AsyncFnOnce(&mut M::Connection) -> Result<T, E>,
     {
         let mut lent = self.acquire().await.map_err(PoolError::from_acquire)?;
-        let result = self.run(&mut lent, f).await;
-        result.map_err(PoolError::Query)
+        self.run(&mut lent, f).await
     }
 
-    pub(crate) async fn run<T, E, F>(&self, lent: &mut Lent<M>, f: F) -> Result<T, E>
+    pub(crate) async fn run<T, E, F>(&self, lent: &mut Lent<M>, f: F) -> Result<T, PoolError<E>>
     where
         F: AsyncFnOnce(&mut M::Connection) -> Result<T, E>,
     {
-        let counters = &self.inner.counters;
+        let inner = &*self.inner;
+        let counters = &*inner.counters;
         let tracked = lent.tracked();
-        tracked.dirty = true;
+        // Still set if this future is dropped before the end (mid-closure or mid-reset).
+        tracked.running = true;
         // The maintenance task reads the lease to warn about leaks: two atomic stores here
         // instead of a timer per call.
-        tracked.lease.since_ms.store(counters.now_ms(), Relaxed);
+        tracked.lease.start(counters.now_ms());
         let result = f(&mut tracked.conn).await;
-        tracked.lease.end(&self.inner.config.name, counters);
-        // Completed: whatever the closure opened it also closed (a dropped transaction
-        // guard rolls back); only a cancelled closure leaves the connection dirty.
-        tracked.dirty = false;
-        lent.finished = true;
-        match &result {
-            Ok(_) => counters.completed.fetch_add(1, Relaxed),
-            Err(_) => counters.query_errors.fetch_add(1, Relaxed),
+        let clean = match &inner.release {
+            Some(release) if release.needs_reset(&tracked.conn) => {
+                release.reset(&mut tracked.conn).await
+            }
+            _ => true,
         };
-        result
+        let broken = !clean || inner.managed.manager.has_broken(&mut tracked.conn);
+        tracked.dirty |= broken;
+        tracked.running = false;
+        tracked.lease.end(&inner.config.name, counters);
+        lent.finished = true;
+        match result {
+            Ok(v) => {
+                counters.completed.fetch_add(1, Relaxed);
+                Ok(v)
+            }
+            Err(e) => {
+                counters.query_errors.fetch_add(1, Relaxed);
+                Err(if broken {
+                    PoolError::ConnectionLost(e)
+                } else {
+                    PoolError::Query(e)
+                })
+            }
+        }
     }
 
     /// Waits for a healthy connection, bounded by the acquire timeout.
@@ -223,14 +280,14 @@ where
         let inner = &*self.inner;
         let c = &*inner.counters;
         c.attempts.fetch_add(1, Relaxed);
-        c.waiting.fetch_add(1, Relaxed);
         let mut waiting = Waiting {
             counters: c,
+            blocked: false,
             outcome_recorded: false,
         };
         let started = Instant::now();
         let result = self
-            .acquire_until(started + inner.config.acquire_timeout)
+            .acquire_until(started + inner.config.acquire_timeout, &mut waiting)
             .await;
         waiting.outcome_recorded = true;
         drop(waiting);
@@ -244,16 +301,16 @@ where
                 c.peak_in_use.fetch_max(in_use, Relaxed);
                 Ok(Lent {
                     conn,
-                    _permit: permit,
+                    permit: Some(permit),
                     counters: inner.counters.clone(),
                     finished: false,
                 })
             }
-            Err(PoolError::Connect(e)) => {
+            Err(Refused::Connect(e)) => {
                 c.connect_failures.fetch_add(1, Relaxed);
                 Err(PoolError::Connect(e))
             }
-            Err(PoolError::Timeout { .. }) => {
+            Err(Refused::Timeout) => {
                 c.timeouts.fetch_add(1, Relaxed);
                 inner.metrics.timeouts.increment(1);
                 Err(PoolError::Timeout {
@@ -268,34 +325,40 @@ where
     async fn acquire_until(
         &self,
         deadline: Instant,
+        waiting: &mut Waiting<'_>,
     ) -> Result<
         (
             OwnedSemaphorePermit,
             bb8::PooledConnection<'static, Managed<M>>,
         ),
-        AcquireError,
+        Refused,
     > {
         let inner = &*self.inner;
-        // While the database is known to be down, fail at once with its error; one call per
-        // back-off period goes through and probes.
-        if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
-            return Err(PoolError::Connect(e));
-        }
+        // While the database is known to be down, fail at once with its error; one caller
+        // per back-off period goes through and probes (the others keep failing meanwhile).
+        let _probe = match inner.counters.gate(inner.config.reconnect_backoff) {
+            Gate::Open => None,
+            Gate::Probe(probe) => Some(probe),
+            Gate::Down(e) => return Err(Refused::Connect(e)),
+        };
         // bb8 lets a caller that arrives as a connection comes back take it ahead of the
         // waiter it woke, so under load some waiters starve until they time out. A fair
         // (FIFO) semaphore with one permit per connection puts callers in line first.
-        let permit = self
-            .wait_for(deadline, inner.permits.clone().acquire_owned())
-            .await?
-            .map_err(|_| AcquireError::timeout())?;
+        let permit = match inner.permits.clone().try_acquire_owned() {
+            Ok(permit) => permit,
+            Err(_) => self
+                .wait_for(deadline, waiting, inner.permits.clone().acquire_owned())
+                .await?
+                .map_err(|_| Refused::Timeout)?,
+        };
         loop {
             let mut conn = self
-                .wait_for(deadline, inner.bb8.get_owned())
+                .wait_for(deadline, waiting, inner.bb8.get_owned())
                 .await?
-                .map_err(|_| AcquireError::timeout())?;
-            // A connection the server closed (restart, failover, idle kill) is evicted here,
-            // before the caller sees it.
-            if inner.managed.manager.has_broken(&mut conn.conn) {
+                .map_err(|_| Refused::Timeout)?;
+            // A connection the server closed (restart, failover, idle kill) or past its
+            // lifetime is closed here, before the caller sees it.
+            if inner.managed.must_close(&mut conn) {
                 conn.dirty = true;
                 continue;
             }
@@ -308,28 +371,31 @@ where
     async fn wait_for<T>(
         &self,
         deadline: Instant,
+        waiting: &mut Waiting<'_>,
         wait: impl Future<Output = T>,
-    ) -> Result<T, AcquireError> {
+    ) -> Result<T, Refused> {
         let inner = &*self.inner;
-        let mut wait = pin!(tokio::time::timeout_at(deadline.into(), wait));
-        // Fast path: ready at once (an idle connection, a free permit), no notification needed.
+        let mut wait = pin!(wait);
+        // Fast path: ready at once (an idle connection), no timer, not counted as waiting.
         if let Poll::Ready(r) = std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await
         {
-            return r.map_err(|_| AcquireError::timeout());
+            return Ok(r);
         }
+        waiting.block();
+        let mut wait = pin!(tokio::time::timeout_at(deadline.into(), wait));
         loop {
             let failed = inner.counters.connect_failed.notified();
             let mut failed = pin!(failed);
             failed.as_mut().enable();
-            if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
-                return Err(PoolError::Connect(e));
+            if let Some(e) = inner.counters.failing(inner.config.reconnect_backoff) {
+                return Err(Refused::Connect(e));
             }
             tokio::select! {
                 biased;
-                r = &mut wait => return r.map_err(|_| AcquireError::timeout()),
+                r = &mut wait => return r.map_err(|_| Refused::Timeout),
                 () = failed => {
-                    if let Some(e) = inner.counters.failing_since(inner.config.reconnect_backoff) {
-                        return Err(PoolError::Connect(e));
+                    if let Some(e) = inner.counters.failing(inner.config.reconnect_backoff) {
+                        return Err(Refused::Connect(e));
                     }
                 }
             }
@@ -346,9 +412,14 @@ where
         )
     }
 
-    /// The guide's verdict (healthy, degraded, exhausted, down) and why, as of now.
+    /// The health verdict (healthy, degraded, exhausted, down) and why, as of now.
     pub fn health(&self) -> (PoolHealth, String) {
         crate::monitor::assess(&self.inner, &self.stats())
+    }
+
+    /// The verdict of the last maintenance tick, without taking a new snapshot.
+    pub(crate) fn last_health(&self) -> PoolHealth {
+        PoolHealth::from_u8(self.inner.counters.health.load(Relaxed))
     }
 
     /// The configuration this pool runs with.
@@ -366,7 +437,7 @@ where
 }
 
 impl<M: Manager> Inner<M> {
-    /// Opens one connection and hands it to bb8 (dropped when the pool is already full).
+    /// Opens one connection and hands it to bb8 (closed when the pool is already full).
     pub async fn open_one(&self) -> Result<(), ConnectError> {
         let conn = self.managed.open().await?;
         // A full pool refuses it; dropping it closes it.
@@ -375,49 +446,8 @@ impl<M: Manager> Inner<M> {
     }
 }
 
-/// Why no connection could be lent: a `PoolError` with no closure error possible.
-pub(crate) type AcquireError = PoolError<std::convert::Infallible>;
-
-impl AcquireError {
-    /// A timeout whose figures `acquire` fills in.
-    fn timeout() -> Self {
-        PoolError::Timeout {
-            waited: Duration::ZERO,
-            waiting: 0,
-            max_connections: 0,
-        }
-    }
-}
-
 impl<E> PoolError<E> {
     pub(crate) fn from_acquire(e: AcquireError) -> Self {
         e.map_query(|never| match never {})
     }
-}
-
-/// Awaits futures concurrently, keeping the results in input order.
-async fn join_all<F: Future>(futures: impl IntoIterator<Item = F>) -> Vec<F::Output> {
-    let mut pending: Vec<_> = futures.into_iter().map(|f| Some(Box::pin(f))).collect();
-    let mut outputs: Vec<Option<F::Output>> = pending.iter().map(|_| None).collect();
-    std::future::poll_fn(|cx| {
-        let mut all_done = true;
-        for (slot, out) in pending.iter_mut().zip(outputs.iter_mut()) {
-            if let Some(f) = slot {
-                match f.as_mut().poll(cx) {
-                    Poll::Ready(v) => {
-                        *out = Some(v);
-                        *slot = None;
-                    }
-                    Poll::Pending => all_done = false,
-                }
-            }
-        }
-        if all_done {
-            Poll::Ready(())
-        } else {
-            Poll::Pending
-        }
-    })
-    .await;
-    outputs.into_iter().flatten().collect()
 }

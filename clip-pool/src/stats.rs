@@ -1,7 +1,7 @@
 //! Live counters of a pool (lock-free on the hot path), the snapshot callers read, and
 //! the health verdict the guide's thresholds give.
 
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -24,7 +24,14 @@ pub(crate) struct Counters {
     pub open: AtomicU32,
     pub connecting: AtomicU32,
     pub in_use: AtomicU32,
+    /// Connections being closed whose server backend may not have ended yet.
+    pub closing: AtomicU32,
+    /// Connections currently lent to the shared lane.
+    pub shared_connections: AtomicU32,
+    /// Callers blocked waiting for a permit or a connection (not those served at once).
     pub waiting: AtomicU32,
+    /// Callers that had to wait, over the pool's life (the maintenance task diffs it).
+    pub blocked: AtomicU64,
     /// Highest `in_use` since the maintenance task last looked.
     pub peak_in_use: AtomicU32,
     pub attempts: AtomicU64,
@@ -49,6 +56,8 @@ pub(crate) struct Counters {
     /// Millis since `epoch` of the last failed connection attempt, 0 when the last succeeded.
     pub connect_failed_at_ms: AtomicU64,
     pub last_connect_error: Mutex<Option<ConnectError>>,
+    /// A caller is probing whether the database is back (one at a time while it is down).
+    pub probing: AtomicBool,
     /// Leases of the open connections (pruned as connections close), for leak warnings.
     pub leases: Mutex<Vec<Weak<Lease>>>,
     /// Woken when a connection attempt fails, so waiters can fail fast when nothing is open.
@@ -63,7 +72,10 @@ impl Counters {
             open: AtomicU32::new(0),
             connecting: AtomicU32::new(0),
             in_use: AtomicU32::new(0),
+            closing: AtomicU32::new(0),
+            shared_connections: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
+            blocked: AtomicU64::new(0),
             peak_in_use: AtomicU32::new(0),
             attempts: AtomicU64::new(0),
             acquisitions: AtomicU64::new(0),
@@ -84,6 +96,7 @@ impl Counters {
             saturated_since_ms: AtomicU64::new(0),
             connect_failed_at_ms: AtomicU64::new(0),
             last_connect_error: Mutex::new(None),
+            probing: AtomicBool::new(false),
             leases: Mutex::new(Vec::new()),
             connect_failed: Notify::new(),
             health: AtomicU8::new(PoolHealth::Healthy as u8),
@@ -148,16 +161,60 @@ impl Counters {
         self.last_connect_error.lock().ok().and_then(|e| e.clone())
     }
 
-    /// The database looks down: nothing is open and the last attempt failed recently.
-    pub fn failing_since(&self, within: Duration) -> Option<ConnectError> {
+    /// The database looks down: nothing is open and the last attempt failed within
+    /// `backoff`.
+    pub fn failing(&self, backoff: Duration) -> Option<ConnectError> {
         let failed_at = self.connect_failed_at_ms.load(Relaxed);
         if failed_at == 0 || self.open.load(Relaxed) > 0 {
             return None;
         }
-        if self.now_ms().saturating_sub(failed_at) >= within.as_millis() as u64 {
+        if self.now_ms().saturating_sub(failed_at) >= backoff.as_millis() as u64 {
             return None;
         }
         self.last_connect_error()
+    }
+
+    /// Whether a caller may go on to ask for a connection. While the database is down
+    /// (nothing open, the last attempt failed), only one caller at a time gets through once
+    /// the back-off has passed: the probe; the others fail at once with the last error.
+    pub fn gate(&self, backoff: Duration) -> Gate<'_> {
+        if self.connect_failed_at_ms.load(Relaxed) == 0 || self.open.load(Relaxed) > 0 {
+            return Gate::Open;
+        }
+        let down = match self.failing(backoff) {
+            Some(e) => e,
+            None if self
+                .probing
+                .compare_exchange(false, true, Relaxed, Relaxed)
+                .is_ok() =>
+            {
+                return Gate::Probe(Probe(self));
+            }
+            None => match self.last_connect_error() {
+                Some(e) => e,
+                None => return Gate::Open,
+            },
+        };
+        Gate::Down(down)
+    }
+}
+
+/// What [`Counters::gate`] lets a caller do.
+pub(crate) enum Gate<'a> {
+    /// Ask for a connection.
+    Open,
+    /// Ask for one as the probe: the others wait for its outcome.
+    Probe(Probe<'a>),
+    /// Fail with the database's error.
+    Down(ConnectError),
+}
+
+/// The one caller probing a down database; the next may probe once it is done.
+pub(crate) struct Probe<'a>(&'a Counters);
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        self.0.probing.store(false, Relaxed);
     }
 }
 
@@ -218,14 +275,20 @@ pub struct WaitStats {
 pub struct PoolStats {
     /// The pool's name (metrics label).
     pub name: String,
-    /// Open connections, idle or in use.
+    /// Open connections: idle, in use, or closing.
     pub connections: u32,
     /// Open connections nobody holds.
     pub idle: u32,
     /// Connections held by a running closure.
     pub in_use: u32,
-    /// Calls waiting for a connection.
+    /// Calls waiting for a connection (that could not take one at once).
     pub waiting: u32,
+    /// Connections being closed whose server backend may not have ended yet: a call cut
+    /// short keeps its connection's place until the server has cancelled its statement.
+    pub closing: u32,
+    /// Connections currently lent to `execute_shared` calls (at most `pool_size`, and
+    /// always one fewer than `max_connections`).
+    pub shared_connections: u32,
     /// Connection attempts under way.
     pub connecting: u32,
     /// Configured floor.
@@ -276,14 +339,17 @@ pub(crate) fn snapshot(name: &str, sizes: (u32, u32, u32), c: &Counters) -> Pool
     let in_use = c.in_use.load(Relaxed);
     // A connection is counted open before it is handed out and closed after it is given
     // back, so a snapshot racing both can only undercount `open`; never report fewer.
-    let connections = c.open.load(Relaxed).max(in_use);
+    let closing = c.closing.load(Relaxed);
+    let connections = c.open.load(Relaxed).max(in_use + closing);
     let wait = c.wait.summary();
     PoolStats {
         name: name.to_owned(),
         connections,
-        idle: connections.saturating_sub(in_use),
+        idle: connections.saturating_sub(in_use + closing),
         in_use,
         waiting: c.waiting.load(Relaxed),
+        closing,
+        shared_connections: c.shared_connections.load(Relaxed),
         connecting: c.connecting.load(Relaxed),
         min_connections,
         pool_size,

@@ -6,14 +6,18 @@ use clip_pool::postgres::{self, PgConnection, PgError};
 
 use crate::{fixed, observer};
 
-/// Whether the session is inside a transaction block (a statement that is not the first of
-/// its transaction: `now()`, the transaction's start, differs from the statement's start).
+/// Whether the session is inside a transaction block: a statement that is not the first of
+/// its transaction (`now()`, the transaction's start, differs from the statement's start).
+/// Over the simple protocol: one message, so outside a block it is its transaction's first.
 async fn in_transaction(c: &PgConnection) -> Result<bool, PgError> {
-    let row = c
+    let messages = c
         .client()
-        .query_one("SELECT now() <> statement_timestamp()", &[])
+        .simple_query("SELECT now() <> statement_timestamp()")
         .await?;
-    Ok(row.get(0))
+    Ok(messages.iter().any(|m| match m {
+        tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0) == Some("t"),
+        _ => false,
+    }))
 }
 
 #[tokio::test]
