@@ -66,7 +66,7 @@ pub(crate) struct Tracked<C> {
 }
 
 impl<C> Tracked<C> {
-    fn expired(&self) -> bool {
+    pub fn expired(&self) -> bool {
         self.expires.is_some_and(|at| Instant::now() >= at)
     }
 }

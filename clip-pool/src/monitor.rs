@@ -159,7 +159,17 @@ async fn evict_broken_idle<M: Manager>(inner: &Inner<M>) {
 struct Taken<'a, M: Manager> {
     /// Declared first so it goes back to bb8 before the permit frees a caller to look.
     conn: bb8::PooledConnection<'a, Managed<M>>,
-    _permit: OwnedSemaphorePermit,
+    permit: Option<OwnedSemaphorePermit>,
+    managed: &'a Managed<M>,
+}
+
+impl<M: Manager> Drop for Taken<'_, M> {
+    fn drop(&mut self) {
+        if self.managed.must_close(&mut self.conn) {
+            // Closed, not given back: the permit stays with it until its backend is gone.
+            self.conn.parting_permit = self.permit.take();
+        }
+    }
 }
 
 /// An idle connection for the maintenance task, taken like a caller would (with a permit,
@@ -176,7 +186,8 @@ async fn take_idle<M: Manager>(inner: &Inner<M>) -> Option<Taken<'_, M>> {
         .ok()?;
     Some(Taken {
         conn,
-        _permit: permit,
+        permit: Some(permit),
+        managed: &inner.managed,
     })
 }
 

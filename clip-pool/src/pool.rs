@@ -94,9 +94,10 @@ impl<M: Manager> Drop for Lent<M> {
     fn drop(&mut self) {
         if !self.finished {
             self.counters.cancelled_running.fetch_add(1, Relaxed);
-            if self.conn.running {
-                self.conn.parting_permit = self.permit.take();
-            }
+        }
+        if self.conn.running || self.conn.dirty {
+            // Closed, not given back: the permit stays with it until its backend is gone.
+            self.conn.parting_permit = self.permit.take();
         }
         self.counters.in_use.fetch_sub(1, Relaxed);
     }
@@ -255,7 +256,7 @@ where
             _ => true,
         };
         let broken = !clean || inner.managed.manager.has_broken(&mut tracked.conn);
-        tracked.dirty |= broken;
+        tracked.dirty |= broken || tracked.expired();
         tracked.running = false;
         tracked.lease.end(&inner.config.name, counters);
         lent.finished = true;
@@ -438,10 +439,19 @@ where
 
 impl<M: Manager> Inner<M> {
     /// Opens one connection and hands it to bb8 (closed when the pool is already full).
+    /// Nothing happens when every permit is taken: opening takes a caller's place, so the
+    /// server never sees more of this pool's connections than `max_connections`.
     pub async fn open_one(&self) -> Result<(), ConnectError> {
+        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+            return Ok(());
+        };
         let conn = self.managed.open().await?;
-        // A full pool refuses it; dropping it closes it.
-        let _ = self.bb8.add(conn);
+        if let Err(bb8::AddError::NoCapacity(mut refused) | bb8::AddError::Broken(mut refused)) =
+            self.bb8.add(conn)
+        {
+            // Closed at once: it keeps the permit until its backend is gone.
+            refused.parting_permit = Some(permit);
+        }
         Ok(())
     }
 }

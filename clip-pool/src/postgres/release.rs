@@ -33,6 +33,11 @@ const IN_TRANSACTION: &str = "SELECT pg_catalog.now() <> pg_catalog.statement_ti
 /// a request that arrived before the statement started is ignored by the server.
 const CANCEL_REPEAT: Duration = Duration::from_millis(500);
 
+/// How long a backend may take to exit once its socket is closed (it stays listed in
+/// `pg_stat_activity` meanwhile): the slot is held that much longer, so a replacement does
+/// not open before it is gone.
+const BACKEND_EXIT: Duration = Duration::from_millis(20);
+
 pub(crate) struct PgRelease {
     pub policy: ResetPolicy,
     /// How long a closing connection may take to wind down before its socket is dropped.
@@ -157,6 +162,7 @@ async fn wind_down(mut conn: PgConnection, interrupted: bool, patience: Duration
         }
         let wait = CANCEL_REPEAT.min(give_up.saturating_duration_since(Instant::now()));
         if tokio::time::timeout(wait, &mut driver).await.is_ok() {
+            tokio::time::sleep(BACKEND_EXIT).await;
             break;
         }
         if Instant::now() >= give_up {

@@ -55,7 +55,6 @@ async fn execute_returns_the_closures_value_and_stats_add_up_under_concurrency()
     assert_eq!((s.completed, s.query_errors), (33, 1));
     assert!(s.connections >= 1 && s.connections <= 8, "{s:?}");
     assert_eq!(s.idle, s.connections);
-    assert!(s.acquire_wait.p99_ms <= s.acquire_wait.max_ms);
     assert_eq!(s.utilization, 0.0);
 }
 

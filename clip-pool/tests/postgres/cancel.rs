@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{Duration, Instant};
 
 use clip_pool::PoolConfig;
-use clip_pool::launcher::LocalPostgres;
+use clip_pool::launcher::{LocalPostgres, Options};
 use clip_pool::postgres;
 
-use crate::{backends, config, observer};
+use crate::{backends, config, make_ca, make_server_cert, observer};
 
 #[tokio::test]
 async fn a_dropped_call_leaves_no_statement_running_on_the_server() {
@@ -120,4 +120,56 @@ async fn a_burst_of_timeouts_never_gives_the_server_more_than_max_connections() 
     );
     let (_, active) = backends(&observer(&pg.url()).await, app).await;
     assert_eq!(active, 0, "statements of the incident still run");
+}
+
+/// The cancel request goes over TLS when the connection does (a server that accepts only
+/// TLS would refuse a plain one).
+#[tokio::test]
+async fn a_dropped_call_on_a_tls_connection_is_cancelled_too() {
+    let certs = tempfile::tempdir().unwrap();
+    make_ca(certs.path(), "ca");
+    let server = make_server_cert(certs.path(), "ca", "server", "IP:127.0.0.1");
+    let mut pg = LocalPostgres::start_with(Options {
+        tls: Some(server.clone()),
+        ..Options::default()
+    })
+    .await
+    .unwrap();
+    // Plain TCP refused from now on: only a TLS cancel request can reach the server.
+    pg.set_tls(Some(&server), true).await.unwrap();
+    let app = "cancel-tls";
+    let pool = postgres::connect(
+        &pg.url_with(&format!("sslmode=require&application_name={app}")),
+        config(2),
+    )
+    .await
+    .unwrap();
+    // The observer comes in over the Unix socket, which pg_hba.conf lets in without TLS.
+    let watch = {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(pg.dir())
+            .port(pg.port())
+            .user(clip_pool::launcher::USER)
+            .password(clip_pool::launcher::PASSWORD)
+            .dbname("postgres");
+        let (client, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+        tokio::spawn(connection);
+        client
+    };
+    let cut = tokio::time::timeout(
+        Duration::from_millis(300),
+        pool.execute(async |c| c.execute("SELECT pg_sleep(30)", &[]).await),
+    )
+    .await;
+    assert!(cut.is_err());
+    let dropped_at = Instant::now();
+    while backends(&watch, app).await.1 > 0 {
+        assert!(
+            dropped_at.elapsed() < Duration::from_secs(1),
+            "the statement still runs after {:?}",
+            dropped_at.elapsed()
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }

@@ -134,3 +134,122 @@ async fn the_pools_sockets_notice_a_dead_peer_in_well_under_a_minute() {
         "TCP_USER_TIMEOUT is {user_timeout_ms} ms"
     );
 }
+
+#[tokio::test]
+async fn a_statement_past_the_timeout_is_cancelled_by_the_server_and_the_connection_stays() {
+    let pg = LocalPostgres::start().await.unwrap();
+    let cfg = PoolConfig {
+        statement_timeout: Some(Duration::from_millis(300)),
+        ..crate::fixed(1)
+    };
+    let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    let pid = async |pool: &postgres::PgPool| -> i32 {
+        pool.execute(async |c| {
+            c.query_one("SELECT pg_backend_pid()", &[])
+                .await
+                .map(|r| r.get(0))
+        })
+        .await
+        .unwrap()
+    };
+    let before = pid(&pool).await;
+    let started = Instant::now();
+    let err = pool
+        .execute(async |c| c.execute("SELECT pg_sleep(5)", &[]).await)
+        .await
+        .unwrap_err();
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(
+        err.query_error().and_then(|e| e.code()),
+        Some(&tokio_postgres::error::SqlState::QUERY_CANCELED),
+        "{err}"
+    );
+    assert!(!err.is_unavailable(), "a slow query is the caller's: {err}");
+    assert_eq!(pid(&pool).await, before, "the connection was replaced");
+}
+
+/// The server stops answering under load (SIGSTOP: the kernel still acknowledges TCP, so
+/// neither keepalive nor TCP_USER_TIMEOUT notice anything): every call still ends within its
+/// bound with a typed error, and the pool serves again once the server resumes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stopped_server_fails_every_call_in_bounded_time_and_the_pool_recovers() {
+    let mut pg = LocalPostgres::start().await.unwrap();
+    let statement_timeout = Duration::from_millis(500);
+    let acquire_timeout = Duration::from_secs(1);
+    let cfg = PoolConfig {
+        statement_timeout: Some(statement_timeout),
+        acquire_timeout,
+        connect_timeout: Duration::from_secs(1),
+        ..config(4)
+    };
+    let pool = postgres::connect(&pg.url(), cfg).await.unwrap();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut workers = Vec::new();
+    for _ in 0..8 {
+        let (pool, stop) = (pool.clone(), stop.clone());
+        workers.push(tokio::spawn(async move {
+            let mut outcomes = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let started = Instant::now();
+                let r = pool
+                    .execute(async |c| {
+                        c.query_one("SELECT 1", &[])
+                            .await
+                            .map(|r| r.get::<_, i32>(0))
+                    })
+                    .await;
+                outcomes.push((started, started.elapsed(), r.map_err(|e| e.to_string())));
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            outcomes
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    pg.pause();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    pg.resume();
+    let resumed = Instant::now();
+    let deadline = resumed + Duration::from_secs(10);
+    loop {
+        let r = pool
+            .execute(async |c| {
+                c.query_one("SELECT 1", &[])
+                    .await
+                    .map(|r| r.get::<_, i32>(0))
+            })
+            .await;
+        if r.is_ok() {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "not serving 10 s after SIGCONT: {r:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    // A call ends by the longer of its two bounds: waiting for a connection (acquire timeout)
+    // or for an answer (statement timeout + 1 s); a loaded machine gets a second more.
+    let bound =
+        acquire_timeout.max(statement_timeout + Duration::from_secs(1)) + Duration::from_secs(1);
+    let mut failed = 0;
+    for w in workers {
+        for (_, took, outcome) in w.await.unwrap() {
+            assert!(took <= bound, "a call took {took:?}: {outcome:?}");
+            if let Err(e) = outcome {
+                failed += 1;
+                assert!(
+                    e.contains("timeout waiting for server")
+                        || e.contains("no database connection within")
+                        || e.contains("cannot connect"),
+                    "untyped failure: {e}"
+                );
+            }
+        }
+    }
+    assert!(failed > 0, "no call failed while the server was stopped");
+}

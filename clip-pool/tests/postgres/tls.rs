@@ -3,98 +3,14 @@
 //! documented outcome and, where libpq 15 behaves the same (everything but
 //! `sslrootcert=system`, new in 16), against libpq itself through `psql`.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
 use clip_pool::BuildError;
-use clip_pool::launcher::{LocalPostgres, PASSWORD, ServerTls, USER, postgres_bindir};
+use clip_pool::launcher::{LocalPostgres, PASSWORD, USER, postgres_bindir};
 use clip_pool::postgres;
 
-use crate::config;
-
-fn openssl(dir: &Path, args: &[&str]) {
-    let out = Command::new("openssl")
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("openssl");
-    assert!(
-        out.status.success(),
-        "openssl {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// A self-signed CA named `name`: its certificate's path.
-fn make_ca(dir: &Path, name: &str) -> PathBuf {
-    openssl(
-        dir,
-        &[
-            "req",
-            "-x509",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.pem"),
-            "-days",
-            "2",
-            "-subj",
-            &format!("/CN={name} test CA"),
-        ],
-    );
-    dir.join(format!("{name}.pem"))
-}
-
-/// A server certificate signed by the CA `ca`, for the subject alternative names `san`.
-fn make_server_cert(dir: &Path, ca: &str, name: &str, san: &str) -> ServerTls {
-    std::fs::write(
-        dir.join(format!("{name}.ext")),
-        format!("subjectAltName={san}\n"),
-    )
-    .unwrap();
-    openssl(
-        dir,
-        &[
-            "req",
-            "-newkey",
-            "rsa:2048",
-            "-nodes",
-            "-keyout",
-            &format!("{name}.key"),
-            "-out",
-            &format!("{name}.csr"),
-            "-subj",
-            "/CN=postgres server",
-        ],
-    );
-    openssl(
-        dir,
-        &[
-            "x509",
-            "-req",
-            "-in",
-            &format!("{name}.csr"),
-            "-CA",
-            &format!("{ca}.pem"),
-            "-CAkey",
-            &format!("{ca}.key"),
-            "-CAcreateserial",
-            "-out",
-            &format!("{name}.crt"),
-            "-days",
-            "2",
-            "-extfile",
-            &format!("{name}.ext"),
-        ],
-    );
-    ServerTls {
-        cert: dir.join(format!("{name}.crt")),
-        key: dir.join(format!("{name}.key")),
-    }
-}
+use crate::{config, make_ca, make_server_cert};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Server {
@@ -199,17 +115,17 @@ fn query_string(mode: Option<&str>, root: Root, ca: &Path) -> String {
 
 const ENCRYPTED: &str = "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()";
 
-async fn ours(url: &str) -> (Outcome, String) {
+/// What our pool makes of `url`; a failure also says whether it was refused before any
+/// connection was tried.
+async fn ours(url: &str) -> (Outcome, Option<bool>, String) {
     match postgres::connect(url, config(1)).await {
         Ok(pool) => {
             let ssl: bool = pool
                 .execute(async |c| c.query_one(ENCRYPTED, &[]).await.map(|r| r.get(0)))
                 .await
                 .unwrap();
-            (
-                if ssl { Outcome::Tls } else { Outcome::Plain },
-                String::new(),
-            )
+            let outcome = if ssl { Outcome::Tls } else { Outcome::Plain };
+            (outcome, None, String::new())
         }
         Err(e) => {
             if let BuildError::Connect(_) = &e {
@@ -222,8 +138,20 @@ async fn ours(url: &str) -> (Outcome, String) {
                     );
                 }
             }
-            (Outcome::Fails, e.to_string())
+            let refused = matches!(e, BuildError::Config(_));
+            (Outcome::Fails, Some(refused), e.to_string())
         }
+    }
+}
+
+/// The combinations libpq refuses outright: there is nothing to verify the server with, or
+/// `sslrootcert=system` with a mode that would not check the host (any public certificate
+/// would pass). Never tried, least of all against the system's roots.
+fn refused_outright(mode: Option<&str>, root: Root) -> bool {
+    match root {
+        Root::System => mode.is_some_and(|m| m != "verify-full"),
+        Root::Absent => matches!(mode, Some("verify-ca" | "verify-full")),
+        Root::File => false,
     }
 }
 
@@ -284,10 +212,15 @@ async fn sslmode_and_sslrootcert_behave_as_libpq_documents() {
                     pg.port()
                 );
                 let expected = documented(mode, root, server);
-                let (got, why) = ours(&url).await;
+                let (got, refused, why) = ours(&url).await;
                 if got != expected {
                     wrong.push(format!(
                         "{server:?} {query:?}: expected {expected:?}, got {got:?} {why}"
+                    ));
+                }
+                if refused_outright(mode, root) && refused != Some(true) {
+                    wrong.push(format!(
+                        "{server:?} {query:?}: must be refused as a configuration error: {why}"
                     ));
                 }
                 // libpq 15 reads `system` as a file name; the rest it shares with 16.
