@@ -101,14 +101,21 @@ async fn main() -> Result<(), BoxError> {
             if !wanted(side) {
                 continue;
             }
-            let rate = match side {
+            let (rate, cpu) = match side {
                 Side::Execute => run_ours(&ours, seconds, false).await?,
                 Side::Shared => run_ours(&ours, seconds, true).await?,
                 Side::Deadpool => run_deadpool(&deadpool, seconds).await?,
                 Side::Raw => run_raw(&url, seconds).await?,
-                Side::Pgbench => run_pgbench(&pg, pgbench_script.path(), seconds)?,
+                Side::Pgbench => (run_pgbench(&pg, pgbench_script.path(), seconds)?, None),
             };
-            println!("round {}: {:<26} {rate:>9.0} tps", round + 1, side.label());
+            let cpu = cpu.map_or(String::new(), |c| {
+                format!("  client CPU {:5.1} us/call", c.as_secs_f64() * 1e6)
+            });
+            println!(
+                "round {}: {:<26} {rate:>9.0} tps{cpu}",
+                round + 1,
+                side.label()
+            );
             row[side as usize] = rate;
         }
     }
@@ -123,7 +130,7 @@ async fn main() -> Result<(), BoxError> {
     println!(
         "setup: {CONNECTIONS} connections (raw: {CONNECTIONS} clients), {TASKS} tasks (raw: {CONNECTIONS}), {seconds}s per run, {rounds} rounds, sides alternating"
     );
-    for side in SIDES {
+    for side in SIDES.into_iter().filter(|s| wanted(*s)) {
         let all: Vec<f64> = tps.iter().map(|r| r[side as usize]).collect();
         println!("median {:<26} {:>9.0} tps", side.label(), median(&all));
     }
@@ -134,14 +141,18 @@ async fn main() -> Result<(), BoxError> {
                 .collect::<Vec<_>>(),
         )
     };
-    println!(
-        "execute/deadpool ratio={:.2}",
-        ratio(Side::Execute, Side::Deadpool)
-    );
-    println!("execute/raw ratio={:.2}", ratio(Side::Execute, Side::Raw));
-    println!("deadpool/raw ratio={:.2}", ratio(Side::Deadpool, Side::Raw));
-    println!("exclusive ratio={:.2}", ratio(Side::Execute, Side::Pgbench));
-    println!("pool ratio={:.2}", ratio(Side::Shared, Side::Pgbench));
+    for (label, a, b) in [
+        ("execute/deadpool", Side::Execute, Side::Deadpool),
+        ("execute/raw", Side::Execute, Side::Raw),
+        ("deadpool/raw", Side::Deadpool, Side::Raw),
+        ("exclusive", Side::Execute, Side::Pgbench),
+        // Last: the line scripts/compare/pool.sh ends with.
+        ("pool", Side::Shared, Side::Pgbench),
+    ] {
+        if wanted(a) && wanted(b) {
+            println!("{label} ratio={:.2}", ratio(a, b));
+        }
+    }
     Ok(())
 }
 
@@ -153,6 +164,18 @@ fn median(values: &[f64]) -> f64 {
         n if n % 2 == 1 => v[n / 2],
         n => (v[n / 2 - 1] + v[n / 2]) / 2.0,
     }
+}
+
+/// CPU time this process has used (user + system), for the cost per call of each side.
+fn cpu_time() -> Duration {
+    // SAFETY: getrusage writes one `rusage` into the zeroed value it is given.
+    let usage = unsafe {
+        let mut usage: libc::rusage = std::mem::zeroed();
+        libc::getrusage(libc::RUSAGE_SELF, &mut usage);
+        usage
+    };
+    let tv = |t: libc::timeval| Duration::new(t.tv_sec as u64, t.tv_usec as u32 * 1000);
+    tv(usage.ru_utime) + tv(usage.ru_stime)
 }
 
 /// Stops the loops of one run and counts their calls.
@@ -171,27 +194,34 @@ impl Run {
         self.calls.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Lets the spawned loops run for `seconds`, stops them; calls per second.
+    /// Lets the spawned loops run for `seconds`, stops them; calls per second, and this
+    /// process's CPU time per call.
     async fn finish(
         self,
         seconds: u64,
         started: Instant,
         tasks: Vec<tokio::task::JoinHandle<Result<(), BoxError>>>,
-    ) -> Result<f64, BoxError> {
+    ) -> Result<(f64, Duration), BoxError> {
+        let cpu = cpu_time();
         tokio::time::sleep(Duration::from_secs(seconds)).await;
         self.done.store(true, Ordering::Relaxed);
         for t in tasks {
             t.await??;
         }
-        Ok(self.calls.load(Ordering::Relaxed) as f64 / started.elapsed().as_secs_f64())
+        let calls = self.calls.load(Ordering::Relaxed).max(1);
+        let per_call = (cpu_time() - cpu) / calls as u32;
+        Ok((calls as f64 / started.elapsed().as_secs_f64(), per_call))
     }
 }
+
+/// Calls per second, and client CPU per call.
+type Measured = (f64, Option<Duration>);
 
 async fn run_ours(
     pool: &clip_pool::postgres::PgPool,
     seconds: u64,
     shared: bool,
-) -> Result<f64, BoxError> {
+) -> Result<Measured, BoxError> {
     let run = Run::default();
     let started = Instant::now();
     let tasks = (0..TASKS)
@@ -215,7 +245,9 @@ async fn run_ours(
             })
         })
         .collect();
-    run.finish(seconds, started, tasks).await
+    run.finish(seconds, started, tasks)
+        .await
+        .map(|(rate, cpu)| (rate, Some(cpu)))
 }
 
 fn deadpool_pool(url: &str) -> Result<deadpool_postgres::Pool, BoxError> {
@@ -232,7 +264,7 @@ fn deadpool_pool(url: &str) -> Result<deadpool_postgres::Pool, BoxError> {
         .build()?)
 }
 
-async fn run_deadpool(pool: &deadpool_postgres::Pool, seconds: u64) -> Result<f64, BoxError> {
+async fn run_deadpool(pool: &deadpool_postgres::Pool, seconds: u64) -> Result<Measured, BoxError> {
     let run = Run::default();
     let started = Instant::now();
     let tasks = (0..TASKS)
@@ -250,10 +282,12 @@ async fn run_deadpool(pool: &deadpool_postgres::Pool, seconds: u64) -> Result<f6
             })
         })
         .collect();
-    run.finish(seconds, started, tasks).await
+    run.finish(seconds, started, tasks)
+        .await
+        .map(|(rate, cpu)| (rate, Some(cpu)))
 }
 
-async fn run_raw(url: &str, seconds: u64) -> Result<f64, BoxError> {
+async fn run_raw(url: &str, seconds: u64) -> Result<Measured, BoxError> {
     let mut clients = Vec::new();
     for _ in 0..CONNECTIONS {
         let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await?;
@@ -277,7 +311,9 @@ async fn run_raw(url: &str, seconds: u64) -> Result<f64, BoxError> {
             })
         })
         .collect();
-    run.finish(seconds, started, tasks).await
+    run.finish(seconds, started, tasks)
+        .await
+        .map(|(rate, cpu)| (rate, Some(cpu)))
 }
 
 fn run_pgbench(

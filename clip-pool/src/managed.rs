@@ -6,9 +6,9 @@ use std::hash::BuildHasher;
 use std::mem::ManuallyDrop;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::Semaphore;
 
 use crate::Manager;
 use crate::release::{Release, Slot};
@@ -49,25 +49,38 @@ impl Lease {
 
 /// A user's connection as the pool holds it.
 pub(crate) struct Tracked<C> {
-    /// Taken out only in `drop`, to hand the connection to the release hook.
-    pub conn: ManuallyDrop<C>,
+    /// Boxed so that lending it moves a pointer, not the connection (a PostgreSQL one is
+    /// over 300 bytes, and a call moves it several times); taken out only in `drop`.
+    conn: ManuallyDrop<Box<C>>,
     /// Close instead of reuse (surplus, found broken, session not known to be clean).
     pub dirty: bool,
     /// Set while a closure runs on it; still set if the call was dropped mid-way, so the
     /// connection is closed (and its statement cancelled) instead of reused.
     pub running: bool,
-    /// A Lent dropped mid-call hands its permit over, so the closing connection keeps it.
-    pub parting_permit: Option<OwnedSemaphorePermit>,
-    /// Replaced from this moment on (its own, jittered, max lifetime).
-    expires: Option<Instant>,
+    /// The semaphore of a permit this connection holds while it closes (handed over by the
+    /// borrower that gave it up), returned once its backend is gone.
+    pub parting_permit: Option<Arc<Semaphore>>,
+    /// Replaced from this moment on (its own, jittered, max lifetime), in milliseconds of
+    /// the pool's clock; 0 never.
+    expires_ms: u64,
     pub lease: Arc<Lease>,
     release: Option<Arc<dyn Release<C>>>,
     counters: Arc<Counters>,
 }
 
 impl<C> Tracked<C> {
-    pub fn expired(&self) -> bool {
-        self.expires.is_some_and(|at| Instant::now() >= at)
+    /// The user's connection.
+    pub fn user(&self) -> &C {
+        &self.conn
+    }
+
+    /// The user's connection.
+    pub fn user_mut(&mut self) -> &mut C {
+        &mut self.conn
+    }
+
+    fn expired(&self, now_ms: u64) -> bool {
+        self.expires_ms != 0 && now_ms >= self.expires_ms
     }
 }
 
@@ -133,13 +146,14 @@ impl<M: Manager> Managed<M> {
                 let lease = Arc::new(Lease::default());
                 c.register_lease(&lease);
                 Ok(Tracked {
-                    conn: ManuallyDrop::new(conn),
+                    conn: ManuallyDrop::new(Box::new(conn)),
                     dirty: false,
                     running: false,
                     parting_permit: None,
-                    expires: self
-                        .max_lifetime
-                        .map(|l| Instant::now() + jittered(l, created)),
+                    expires_ms: self.max_lifetime.map_or(0, |l| {
+                        c.now_ms()
+                            .saturating_add(jittered(l, created).as_millis() as u64)
+                    }),
                     lease,
                     release: self.release.clone(),
                     counters: c.clone(),
@@ -155,9 +169,12 @@ impl<M: Manager> Managed<M> {
     }
 
     /// Whether the connection must not be lent again: left dirty, cut short, past its
-    /// lifetime, or reported broken by the user's manager.
-    pub fn must_close(&self, conn: &mut Tracked<M::Connection>) -> bool {
-        conn.dirty || conn.running || conn.expired() || self.manager.has_broken(&mut conn.conn)
+    /// lifetime (`now_ms` on the pool's clock), or reported broken by the user's manager.
+    pub fn must_close(&self, conn: &mut Tracked<M::Connection>, now_ms: u64) -> bool {
+        conn.dirty
+            || conn.running
+            || conn.expired(now_ms)
+            || self.manager.has_broken(conn.user_mut())
     }
 }
 
@@ -171,13 +188,13 @@ impl<M: Manager> bb8::ManageConnection for Managed<M> {
 
     async fn is_valid(&self, conn: &mut Self::Connection) -> Result<(), Self::Error> {
         self.manager
-            .is_valid(&mut conn.conn)
+            .is_valid(conn.user_mut())
             .await
             .map_err(ConnectError::new)
     }
 
     fn has_broken(&self, conn: &mut Self::Connection) -> bool {
-        self.must_close(conn)
+        self.must_close(conn, self.counters.clock_ms())
     }
 }
 

@@ -2,20 +2,22 @@
 //! acquire timeout, fast failure while the database is down, a session reset between
 //! borrowers, and eviction of connections that broke or were cut short.
 
+use std::collections::VecDeque;
 use std::future::Future;
+use std::mem::ManuallyDrop;
 use std::pin::pin;
-use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
+use std::sync::{Arc, Mutex};
 use std::task::Poll;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio::sync::Semaphore;
 
 use crate::Manager;
 use crate::managed::{Managed, Tracked};
 use crate::metrics::PoolMetrics;
 use crate::release::Release;
-use crate::stats::{Counters, Gate, PoolHealth, PoolStats, snapshot};
+use crate::stats::{Counters, Gate, PoolHealth, PoolStats, Probe, snapshot};
 use crate::{BuildError, ConfigError, ConnectError, PoolConfig, PoolError};
 
 /// A pool of connections made by a [`bb8::ManageConnection`], lent to async closures.
@@ -43,6 +45,9 @@ impl<M: Manager> std::fmt::Debug for Pool<M> {
     }
 }
 
+/// A connection as bb8 lends it, for as long as the pool holds it.
+pub(crate) type Conn<M> = bb8::PooledConnection<'static, Managed<M>>;
+
 pub(crate) struct Inner<M: Manager> {
     pub bb8: bb8::Pool<Managed<M>>,
     pub managed: Managed<M>,
@@ -56,15 +61,18 @@ pub(crate) struct Inner<M: Manager> {
     pub permits: Arc<Semaphore>,
     /// Session reset and closing for connection types that need them (PostgreSQL).
     pub release: Option<Arc<dyn Release<M::Connection>>>,
+    /// Healthy connections nobody holds, longest idle first. Calls take them from here and
+    /// give them back here: bb8 opens connections (and closes them) but is not on the path
+    /// of every call, which then costs a lock and no clock read.
+    pub idle: Mutex<VecDeque<Conn<M>>>,
 }
 
-/// A connection lent by the pool; given back (or closed when dirty or broken) on drop.
+/// A connection lent by the pool, with the permit its borrower holds; given back to the
+/// idle queue on drop, or closed when dirty, cut short or broken.
 pub(crate) struct Lent<M: Manager> {
-    conn: bb8::PooledConnection<'static, Managed<M>>,
-    /// Given to the connection instead of freed when a call is cut short: the closing
-    /// connection keeps its place until the server has let go of it.
-    permit: Option<OwnedSemaphorePermit>,
-    counters: Arc<Counters>,
+    /// Taken out only in `drop`.
+    conn: ManuallyDrop<Conn<M>>,
+    inner: Arc<Inner<M>>,
     finished: bool,
 }
 
@@ -81,25 +89,67 @@ impl<M: Manager> Lent<M> {
     /// as an error with the connection closed when it is not known to be clean.
     pub fn finish(&mut self, clean: bool) {
         self.finished = true;
-        if clean {
-            self.counters.completed.fetch_add(1, Relaxed);
-        } else {
+        let c = &self.inner.counters;
+        if !clean {
             self.conn.dirty = true;
-            self.counters.query_errors.fetch_add(1, Relaxed);
+            c.query_errors.fetch_add(1, Relaxed);
         }
     }
 }
 
 impl<M: Manager> Drop for Lent<M> {
     fn drop(&mut self) {
+        let inner = &*self.inner;
+        let c = &*inner.counters;
         if !self.finished {
-            self.counters.cancelled_running.fetch_add(1, Relaxed);
+            c.cancelled_running.fetch_add(1, Relaxed);
         }
-        if self.conn.running || self.conn.dirty {
-            // Closed, not given back: the permit stays with it until its backend is gone.
-            self.conn.parting_permit = self.permit.take();
+        c.in_use.fetch_sub(1, Relaxed);
+        // SAFETY: `conn` is never used after this: `self` is being dropped.
+        let mut conn = unsafe { ManuallyDrop::take(&mut self.conn) };
+        if conn.running || conn.dirty || inner.managed.manager.has_broken(conn.user_mut()) {
+            // Closed by bb8 (it sees the same), not given back: the permit stays with it
+            // until its backend is gone.
+            conn.dirty = true;
+            conn.parting_permit = Some(inner.permits.clone());
+            drop(conn);
+            return;
         }
-        self.counters.in_use.fetch_sub(1, Relaxed);
+        match inner.idle.lock() {
+            Ok(mut idle) => idle.push_back(conn),
+            Err(_) => drop(conn), // back to bb8 instead
+        }
+        inner.permits.add_permits(1);
+    }
+}
+
+/// A permit taken from the pool's semaphore and not yet handed to a `Lent`: returned if the
+/// caller gives up (or its future is dropped) before.
+struct Permit<'a> {
+    permits: &'a Semaphore,
+    held: bool,
+}
+
+impl<'a> Permit<'a> {
+    fn new(permits: &'a Semaphore, permit: tokio::sync::SemaphorePermit<'a>) -> Self {
+        permit.forget();
+        Self {
+            permits,
+            held: true,
+        }
+    }
+
+    /// The `Lent` owns it from now on.
+    fn hand_over(&mut self) {
+        self.held = false;
+    }
+}
+
+impl Drop for Permit<'_> {
+    fn drop(&mut self) {
+        if self.held {
+            self.permits.add_permits(1);
+        }
     }
 }
 
@@ -153,6 +203,7 @@ where
         // floor a second time.
         pool.warm_up().await?;
         crate::monitor::spawn(Arc::downgrade(&pool.inner));
+        crate::monitor::spawn_deadline_ticker(Arc::downgrade(&pool.inner));
         Ok(pool)
     }
 
@@ -162,6 +213,7 @@ where
     pub fn new_lazy(manager: M, config: PoolConfig) -> Result<Self, ConfigError> {
         let pool = Self::build(manager, config)?;
         crate::monitor::spawn(Arc::downgrade(&pool.inner));
+        crate::monitor::spawn_deadline_ticker(Arc::downgrade(&pool.inner));
         Ok(pool)
     }
 
@@ -200,6 +252,7 @@ where
             metrics: PoolMetrics::new(&config.name),
             shared: Default::default(),
             permits: Arc::new(Semaphore::new(config.max_connections as usize)),
+            idle: Mutex::new(VecDeque::with_capacity(config.max_connections as usize)),
             counters,
             config,
             release,
@@ -248,23 +301,21 @@ where
         // The maintenance task reads the lease to warn about leaks: two atomic stores here
         // instead of a timer per call.
         tracked.lease.start(counters.now_ms());
-        let result = f(&mut tracked.conn).await;
+        let result = f(tracked.user_mut()).await;
         let clean = match &inner.release {
-            Some(release) if release.needs_reset(&tracked.conn) => {
-                release.reset(&mut tracked.conn).await
+            Some(release) if release.needs_reset(tracked.user()) => {
+                release.reset(tracked.user_mut()).await
             }
             _ => true,
         };
-        let broken = !clean || inner.managed.manager.has_broken(&mut tracked.conn);
-        tracked.dirty |= broken || tracked.expired();
+        let broken = !clean || inner.managed.manager.has_broken(tracked.user_mut());
+        tracked.dirty |= broken;
         tracked.running = false;
         tracked.lease.end(&inner.config.name, counters);
         lent.finished = true;
         match result {
-            Ok(v) => {
-                counters.completed.fetch_add(1, Relaxed);
-                Ok(v)
-            }
+            // Completed calls are counted by difference (see `snapshot`): one atomic less.
+            Ok(v) => Ok(v),
             Err(e) => {
                 counters.query_errors.fetch_add(1, Relaxed);
                 Err(if broken {
@@ -280,33 +331,87 @@ where
     pub(crate) async fn acquire(&self) -> Result<Lent<M>, AcquireError> {
         let inner = &*self.inner;
         let c = &*inner.counters;
-        c.attempts.fetch_add(1, Relaxed);
+        // While the database is known to be down, fail at once with its error; one caller
+        // per back-off period goes through and probes (the others keep failing meanwhile).
+        let probe = match c.gate(inner.config.reconnect_backoff) {
+            Gate::Open => None,
+            Gate::Probe(probe) => Some(probe),
+            Gate::Down(e) => {
+                c.connect_failures.fetch_add(1, Relaxed);
+                return Err(PoolError::Connect(e));
+            }
+        };
+        // The common case: a free permit and an idle connection, taken without waiting, a
+        // timer or a clock read (the wait it records is 0).
+        let mut permit = None;
+        if probe.is_none()
+            && let Ok(free) = inner.permits.try_acquire()
+        {
+            let mut free = Permit::new(&inner.permits, free);
+            if let Some(conn) = self.take_idle() {
+                free.hand_over();
+                return Ok(self.lend(conn, Duration::ZERO));
+            }
+            permit = Some(free);
+        }
+        self.acquire_slowly(permit, probe).await
+    }
+
+    /// An idle connection fit to lend, closing the ones that are not.
+    fn take_idle(&self) -> Option<Conn<M>> {
+        let inner = &*self.inner;
+        let now_ms = inner.counters.clock_ms();
+        loop {
+            let mut conn = inner.idle.lock().ok()?.pop_front()?;
+            if inner.managed.must_close(&mut conn, now_ms) {
+                // Closed outside the lock (bb8 sees it broken and drops it).
+                conn.dirty = true;
+                drop(conn);
+                continue;
+            }
+            return Some(conn);
+        }
+    }
+
+    /// Records a lending and wraps the connection (no `.await` between taking a connection
+    /// and this, so a dropped call cannot lose one).
+    fn lend(&self, conn: Conn<M>, waited: Duration) -> Lent<M> {
+        let inner = &*self.inner;
+        let c = &*inner.counters;
+        c.acquisitions.fetch_add(1, Relaxed);
+        c.wait.record(waited);
+        inner.metrics.acquire_seconds.record(waited.as_secs_f64());
+        let in_use = c.in_use.fetch_add(1, Relaxed) + 1;
+        c.peak_in_use.fetch_max(in_use, Relaxed);
+        Lent {
+            conn: ManuallyDrop::new(conn),
+            inner: self.inner.clone(),
+            finished: false,
+        }
+    }
+
+    /// The caller has to wait: for a permit, or for a connection to be opened.
+    async fn acquire_slowly(
+        &self,
+        permit: Option<Permit<'_>>,
+        _probe: Option<Probe<'_>>,
+    ) -> Result<Lent<M>, AcquireError> {
+        let inner = &*self.inner;
+        let c = &*inner.counters;
+        let started = Instant::now();
         let mut waiting = Waiting {
             counters: c,
             blocked: false,
             outcome_recorded: false,
         };
-        let started = Instant::now();
         let result = self
-            .acquire_until(started + inner.config.acquire_timeout, &mut waiting)
+            .wait_for_connection(started + inner.config.acquire_timeout, &mut waiting, permit)
             .await;
         waiting.outcome_recorded = true;
         drop(waiting);
         let waited = started.elapsed();
         match result {
-            Ok((permit, conn)) => {
-                c.acquisitions.fetch_add(1, Relaxed);
-                c.wait.record(waited);
-                inner.metrics.acquire_seconds.record(waited.as_secs_f64());
-                let in_use = c.in_use.fetch_add(1, Relaxed) + 1;
-                c.peak_in_use.fetch_max(in_use, Relaxed);
-                Ok(Lent {
-                    conn,
-                    permit: Some(permit),
-                    counters: inner.counters.clone(),
-                    finished: false,
-                })
-            }
+            Ok(conn) => Ok(self.lend(conn, waited)),
             Err(Refused::Connect(e)) => {
                 c.connect_failures.fetch_add(1, Relaxed);
                 Err(PoolError::Connect(e))
@@ -323,52 +428,56 @@ where
         }
     }
 
-    async fn acquire_until(
+    async fn wait_for_connection(
         &self,
         deadline: Instant,
         waiting: &mut Waiting<'_>,
-    ) -> Result<
-        (
-            OwnedSemaphorePermit,
-            bb8::PooledConnection<'static, Managed<M>>,
-        ),
-        Refused,
-    > {
+        permit: Option<Permit<'_>>,
+    ) -> Result<Conn<M>, Refused> {
         let inner = &*self.inner;
-        // While the database is known to be down, fail at once with its error; one caller
-        // per back-off period goes through and probes (the others keep failing meanwhile).
-        let _probe = match inner.counters.gate(inner.config.reconnect_backoff) {
-            Gate::Open => None,
-            Gate::Probe(probe) => Some(probe),
-            Gate::Down(e) => return Err(Refused::Connect(e)),
-        };
         // bb8 lets a caller that arrives as a connection comes back take it ahead of the
         // waiter it woke, so under load some waiters starve until they time out. A fair
         // (FIFO) semaphore with one permit per connection puts callers in line first.
-        let permit = match inner.permits.clone().try_acquire_owned() {
-            Ok(permit) => permit,
-            Err(_) => self
-                .wait_for(deadline, waiting, inner.permits.clone().acquire_owned())
-                .await?
-                .map_err(|_| Refused::Timeout)?,
+        let mut permit = match permit {
+            Some(permit) => permit,
+            None => Permit::new(
+                &inner.permits,
+                self.wait_for(deadline, waiting, inner.permits.acquire())
+                    .await?
+                    .map_err(|_| Refused::Timeout)?,
+            ),
         };
         loop {
-            let mut conn = self
-                .wait_for(deadline, waiting, inner.bb8.get_owned())
+            if let Some(conn) = self.take_idle() {
+                permit.hand_over();
+                return Ok(conn);
+            }
+            // None idle: with a permit, bb8 has room to open one (or holds a new one). Boxed:
+            // the pool grows rarely, and its futures are large.
+            let mut conn = Box::pin(self.wait_for(deadline, waiting, inner.bb8.get_owned()))
                 .await?
                 .map_err(|_| Refused::Timeout)?;
             // A connection the server closed (restart, failover, idle kill) or past its
             // lifetime is closed here, before the caller sees it.
-            if inner.managed.must_close(&mut conn) {
+            if inner
+                .managed
+                .must_close(&mut conn, inner.counters.clock_ms())
+            {
                 conn.dirty = true;
                 continue;
             }
-            return Ok((permit, conn));
+            permit.hand_over();
+            return Ok(conn);
         }
     }
 
     /// Awaits `wait` until the deadline, giving up early when nothing is open and a
     /// connection attempt fails: waiting longer would be pointless.
+    ///
+    /// No timer per waiter: under load most calls wait for a permit, and a timer each
+    /// (registered, then cancelled) was a measurable share of their cost. Waiters are woken
+    /// by a failed connection attempt and by the pool's deadline ticker (a twentieth of the
+    /// acquire timeout, between 5 and 100 ms), and then look at their deadline.
     async fn wait_for<T>(
         &self,
         deadline: Instant,
@@ -377,28 +486,26 @@ where
     ) -> Result<T, Refused> {
         let inner = &*self.inner;
         let mut wait = pin!(wait);
-        // Fast path: ready at once (an idle connection), no timer, not counted as waiting.
+        // Fast path: ready at once, not counted as waiting.
         if let Poll::Ready(r) = std::future::poll_fn(|cx| Poll::Ready(wait.as_mut().poll(cx))).await
         {
             return Ok(r);
         }
         waiting.block();
-        let mut wait = pin!(tokio::time::timeout_at(deadline.into(), wait));
         loop {
-            let failed = inner.counters.connect_failed.notified();
-            let mut failed = pin!(failed);
-            failed.as_mut().enable();
+            let woken = inner.counters.wake_waiters.notified();
+            let mut woken = pin!(woken);
+            woken.as_mut().enable();
             if let Some(e) = inner.counters.failing(inner.config.reconnect_backoff) {
                 return Err(Refused::Connect(e));
             }
+            if Instant::now() >= deadline {
+                return Err(Refused::Timeout);
+            }
             tokio::select! {
                 biased;
-                r = &mut wait => return r.map_err(|_| Refused::Timeout),
-                () = failed => {
-                    if let Some(e) = inner.counters.failing(inner.config.reconnect_backoff) {
-                        return Err(Refused::Connect(e));
-                    }
-                }
+                r = &mut wait => return Ok(r),
+                () = woken => {}
             }
         }
     }
@@ -438,19 +545,31 @@ where
 }
 
 impl<M: Manager> Inner<M> {
-    /// Opens one connection and hands it to bb8 (closed when the pool is already full).
-    /// Nothing happens when every permit is taken: opening takes a caller's place, so the
-    /// server never sees more of this pool's connections than `max_connections`.
+    /// Opens one connection and puts it in the idle queue (closed when the pool is already
+    /// full). Nothing happens when every permit is taken: opening takes a caller's place, so
+    /// the server never sees more of this pool's connections than `max_connections`.
     pub async fn open_one(&self) -> Result<(), ConnectError> {
-        let Ok(permit) = self.permits.clone().try_acquire_owned() else {
+        let Ok(permit) = self.permits.try_acquire() else {
             return Ok(());
         };
+        let mut permit = Permit::new(&self.permits, permit);
         let conn = self.managed.open().await?;
         if let Err(bb8::AddError::NoCapacity(mut refused) | bb8::AddError::Broken(mut refused)) =
             self.bb8.add(conn)
         {
             // Closed at once: it keeps the permit until its backend is gone.
-            refused.parting_permit = Some(permit);
+            refused.parting_permit = Some(self.permits.clone());
+            permit.hand_over();
+            return Ok(());
+        }
+        // bb8 now holds it idle: take it out to the pool's own queue (ready at once; if a
+        // caller's bb8 `get` took it first, that caller gives it back to the queue).
+        let mut get = pin!(self.bb8.get_owned());
+        if let Poll::Ready(Ok(conn)) =
+            std::future::poll_fn(|cx| Poll::Ready(get.as_mut().poll(cx))).await
+            && let Ok(mut idle) = self.idle.lock()
+        {
+            idle.push_back(conn);
         }
         Ok(())
     }

@@ -8,7 +8,7 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
-use tokio::sync::OwnedSemaphorePermit;
+use tokio::sync::Semaphore;
 
 use crate::stats::Counters;
 
@@ -32,7 +32,7 @@ pub(crate) trait Release<C>: Send + Sync {
     /// Takes over a connection the pool closes. `interrupted`: a call was cut short while it
     /// ran on it (the server may still be running its statement). `slot` must live until the
     /// server has let go of the connection, so the pool counts it until then.
-    fn close(&self, conn: C, interrupted: bool, slot: Slot);
+    fn close(&self, conn: Box<C>, interrupted: bool, slot: Slot);
 }
 
 /// The pool's claim on a connection being closed: while it lives the connection still counts
@@ -40,16 +40,14 @@ pub(crate) trait Release<C>: Send + Sync {
 /// of this pool's backends than `max_connections` while it winds them down.
 pub(crate) struct Slot {
     counters: Arc<Counters>,
-    _permit: Option<OwnedSemaphorePermit>,
+    /// The semaphore of the permit the connection holds, if it holds one.
+    permit: Option<Arc<Semaphore>>,
 }
 
 impl Slot {
-    pub fn new(counters: Arc<Counters>, permit: Option<OwnedSemaphorePermit>) -> Self {
+    pub fn new(counters: Arc<Counters>, permit: Option<Arc<Semaphore>>) -> Self {
         counters.closing.fetch_add(1, Relaxed);
-        Self {
-            counters,
-            _permit: permit,
-        }
+        Self { counters, permit }
     }
 }
 
@@ -58,5 +56,8 @@ impl Drop for Slot {
         self.counters.closing.fetch_sub(1, Relaxed);
         self.counters.open.fetch_sub(1, Relaxed);
         self.counters.closed.fetch_add(1, Relaxed);
+        if let Some(permits) = self.permit.take() {
+            permits.add_permits(1);
+        }
     }
 }

@@ -36,7 +36,7 @@ pub(crate) struct SharedLease<M: Manager> {
 
 impl<M: Manager> SharedLease<M> {
     fn conn(&self) -> &M::Connection {
-        &self.lent.conn().conn
+        self.lent.conn().user()
     }
 
     /// Whether new calls may join it (retiring it if not).
@@ -71,7 +71,7 @@ impl<M: Manager> Drop for SharedLease<M> {
             return;
         }
         let release = match &self.release {
-            Some(r) if r.needs_reset(&lent.conn().conn) => r.clone(),
+            Some(r) if r.needs_reset(lent.conn().user()) => r.clone(),
             _ => return lent.finish(true),
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
@@ -80,7 +80,7 @@ impl<M: Manager> Drop for SharedLease<M> {
         runtime.spawn(async move {
             // Closed, not reused, if this reset is itself cut short.
             lent.tracked().running = true;
-            let clean = release.reset(&mut lent.tracked().conn).await;
+            let clean = release.reset(lent.tracked().user_mut()).await;
             lent.tracked().running = false;
             lent.finish(clean);
         });

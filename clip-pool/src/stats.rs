@@ -21,6 +21,8 @@ pub const HEALTHY_AVG_WAIT: Duration = Duration::from_millis(100);
 /// Counters shared by the pool, its connection manager wrapper and its maintenance task.
 pub(crate) struct Counters {
     pub epoch: Instant,
+    /// See [`Counters::clock_ms`].
+    clock_ms: AtomicU64,
     pub open: AtomicU32,
     pub connecting: AtomicU32,
     pub in_use: AtomicU32,
@@ -34,12 +36,10 @@ pub(crate) struct Counters {
     pub blocked: AtomicU64,
     /// Highest `in_use` since the maintenance task last looked.
     pub peak_in_use: AtomicU32,
-    pub attempts: AtomicU64,
     pub acquisitions: AtomicU64,
     pub timeouts: AtomicU64,
     pub connect_failures: AtomicU64,
     pub cancelled_waiting: AtomicU64,
-    pub completed: AtomicU64,
     pub query_errors: AtomicU64,
     pub cancelled_running: AtomicU64,
     pub leak_warnings: AtomicU64,
@@ -60,8 +60,9 @@ pub(crate) struct Counters {
     pub probing: AtomicBool,
     /// Leases of the open connections (pruned as connections close), for leak warnings.
     pub leases: Mutex<Vec<Weak<Lease>>>,
-    /// Woken when a connection attempt fails, so waiters can fail fast when nothing is open.
-    pub connect_failed: Notify,
+    /// Wakes the callers waiting for a connection: when an attempt fails (they fail fast if
+    /// nothing is open) and on each tick of the deadline ticker (they check their deadline).
+    pub wake_waiters: Notify,
     pub health: AtomicU8,
 }
 
@@ -69,6 +70,7 @@ impl Counters {
     pub fn new() -> Self {
         Self {
             epoch: Instant::now(),
+            clock_ms: AtomicU64::new(1),
             open: AtomicU32::new(0),
             connecting: AtomicU32::new(0),
             in_use: AtomicU32::new(0),
@@ -77,12 +79,10 @@ impl Counters {
             waiting: AtomicU32::new(0),
             blocked: AtomicU64::new(0),
             peak_in_use: AtomicU32::new(0),
-            attempts: AtomicU64::new(0),
             acquisitions: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
             cancelled_waiting: AtomicU64::new(0),
-            completed: AtomicU64::new(0),
             query_errors: AtomicU64::new(0),
             cancelled_running: AtomicU64::new(0),
             leak_warnings: AtomicU64::new(0),
@@ -98,7 +98,7 @@ impl Counters {
             last_connect_error: Mutex::new(None),
             probing: AtomicBool::new(false),
             leases: Mutex::new(Vec::new()),
-            connect_failed: Notify::new(),
+            wake_waiters: Notify::new(),
             health: AtomicU8::new(PoolHealth::Healthy as u8),
         }
     }
@@ -108,13 +108,26 @@ impl Counters {
         (self.epoch.elapsed().as_millis() as u64).max(1)
     }
 
+    /// The pool's clock as last read (by the maintenance task each tick, or a caller that
+    /// had to wait): for lifetimes, where a tick's precision is plenty, so taking an idle
+    /// connection reads no clock.
+    pub fn clock_ms(&self) -> u64 {
+        self.clock_ms.load(Relaxed)
+    }
+
+    /// Moves the pool's clock to `now` (never backwards).
+    pub fn set_clock(&self, now: Instant) {
+        let ms = (now.saturating_duration_since(self.epoch).as_millis() as u64).max(1);
+        self.clock_ms.fetch_max(ms, Relaxed);
+    }
+
     pub fn record_connect_failure(&self, error: ConnectError) {
         self.connect_errors.fetch_add(1, Relaxed);
         if let Ok(mut last) = self.last_connect_error.lock() {
             *last = Some(error);
         }
         self.connect_failed_at_ms.store(self.now_ms(), Relaxed);
-        self.connect_failed.notify_waiters();
+        self.wake_waiters.notify_waiters();
     }
 
     pub fn register_lease(&self, lease: &Arc<Lease>) {
@@ -340,6 +353,15 @@ pub(crate) fn snapshot(name: &str, sizes: (u32, u32, u32), c: &Counters) -> Pool
     // A connection is counted open before it is handed out and closed after it is given
     // back, so a snapshot racing both can only undercount `open`; never report fewer.
     let closing = c.closing.load(Relaxed);
+    // Attempts and completions are not counted on the hot path: every attempt ends as one of
+    // the outcomes (or is still waiting), every lending as one of its ends (or is in use).
+    let acquisitions = c.acquisitions.load(Relaxed);
+    let timeouts = c.timeouts.load(Relaxed);
+    let connect_failures = c.connect_failures.load(Relaxed);
+    let cancelled_waiting = c.cancelled_waiting.load(Relaxed);
+    let waiting = c.waiting.load(Relaxed);
+    let query_errors = c.query_errors.load(Relaxed);
+    let cancelled_running = c.cancelled_running.load(Relaxed);
     let connections = c.open.load(Relaxed).max(in_use + closing);
     let wait = c.wait.summary();
     PoolStats {
@@ -347,7 +369,7 @@ pub(crate) fn snapshot(name: &str, sizes: (u32, u32, u32), c: &Counters) -> Pool
         connections,
         idle: connections.saturating_sub(in_use + closing),
         in_use,
-        waiting: c.waiting.load(Relaxed),
+        waiting,
         closing,
         shared_connections: c.shared_connections.load(Relaxed),
         connecting: c.connecting.load(Relaxed),
@@ -355,14 +377,19 @@ pub(crate) fn snapshot(name: &str, sizes: (u32, u32, u32), c: &Counters) -> Pool
         pool_size,
         max_connections,
         utilization: f64::from(in_use) / f64::from(max_connections.max(1)),
-        acquire_attempts: c.attempts.load(Relaxed),
-        acquisitions: c.acquisitions.load(Relaxed),
-        timeouts: c.timeouts.load(Relaxed),
-        connect_failures: c.connect_failures.load(Relaxed),
-        cancelled_waiting: c.cancelled_waiting.load(Relaxed),
-        completed: c.completed.load(Relaxed),
-        query_errors: c.query_errors.load(Relaxed),
-        cancelled_running: c.cancelled_running.load(Relaxed),
+        acquire_attempts: acquisitions
+            + timeouts
+            + connect_failures
+            + cancelled_waiting
+            + u64::from(waiting),
+        acquisitions,
+        timeouts,
+        connect_failures,
+        cancelled_waiting,
+        completed: acquisitions
+            .saturating_sub(query_errors + cancelled_running + u64::from(in_use)),
+        query_errors,
+        cancelled_running,
         leak_warnings: c.leak_warnings.load(Relaxed),
         shared_calls: c.shared_calls.load(Relaxed),
         shared_errors: c.shared_errors.load(Relaxed),

@@ -4,7 +4,6 @@
 //! transaction state and notice errors that break the connection.
 
 use std::collections::{HashMap, VecDeque};
-use std::future::Future;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
@@ -140,10 +139,37 @@ impl ParamTypes {
     }
 }
 
+/// FNV-1a: the statement cache is looked up on every call with the SQL text as its key; the
+/// keys are the program's own strings (no attacker chooses them), so the DoS resistance of
+/// the default SipHash buys nothing, and FNV is several times cheaper on short texts.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
 /// Prepared statements of one connection, oldest evicted first (generic for its tests), each
 /// with the effect of its text on the session.
 struct StatementCache<S = (Statement, Effect)> {
-    map: HashMap<String, S>,
+    map: HashMap<String, S, FnvBuild>,
     order: VecDeque<String>,
     capacity: usize,
 }
@@ -201,6 +227,19 @@ pub struct PgConnection {
     pub(crate) link: Link,
 }
 
+/// Awaits a statement of the connection, bounded in time when the pool has a statement
+/// timeout: `None` when the server did not answer in time. A macro rather than a function
+/// taking the future: that would hold the (large) statement future twice, as an argument and
+/// as what it awaits, and wrap every poll.
+macro_rules! bounded {
+    ($conn:expr, $statement:expr) => {
+        match $conn.limits.answer_within {
+            None => Some($statement.await),
+            Some(limit) => tokio::time::timeout(limit, $statement).await.ok(),
+        }
+    };
+}
+
 /// Per-pool limits a connection applies to its own statements.
 #[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Limits {
@@ -251,7 +290,7 @@ impl PgConnection {
         Self {
             client,
             cache: Mutex::new(StatementCache {
-                map: HashMap::with_capacity(capacity.min(64)),
+                map: HashMap::with_capacity_and_hasher(capacity.min(64), FnvBuild::default()),
                 order: VecDeque::new(),
                 capacity,
             }),
@@ -298,38 +337,38 @@ impl PgConnection {
     /// A statement without parameters, over the simple protocol (one round trip, no
     /// prepare), followed like the cached ones.
     pub(crate) async fn simple(&self, sql: &str) -> Result<(), PgError> {
-        self.bounded(sql, effect(sql), self.client.batch_execute(sql))
-            .await
+        let effect = effect(sql);
+        self.before(effect);
+        let outcome = bounded!(self, self.client.batch_execute(sql));
+        self.after(sql, effect, outcome)
     }
 
-    /// Runs one statement of the borrower: follows its effect on the transaction state,
-    /// bounds it in time, and notes errors that break the connection.
-    async fn bounded<T>(
-        &self,
-        sql: &str,
-        effect: Effect,
-        statement: impl Future<Output = Result<T, tokio_postgres::Error>>,
-    ) -> Result<T, PgError> {
+    /// Before one of the borrower's statements is sent.
+    fn before(&self, effect: Effect) {
         if effect == Effect::Begins {
             // Before it is sent: if the call is cut short now, a rollback is still due.
             self.session.set_tx(Tx::Open);
         }
-        let result = match self.limits.answer_within {
-            None => statement.await,
-            Some(limit) => match tokio::time::timeout(limit, statement).await {
-                Ok(result) => result,
-                Err(_) => {
-                    self.broken.store(true, Relaxed);
-                    return Err(PgError::no_answer());
-                }
-            },
-        };
-        match result {
-            Ok(v) => {
+    }
+
+    /// After one of the borrower's statements: follows its effect on the transaction state
+    /// and notes errors (and silence) that break the connection.
+    fn after<T>(
+        &self,
+        sql: &str,
+        effect: Effect,
+        outcome: Option<Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, PgError> {
+        match outcome {
+            None => {
+                self.broken.store(true, Relaxed);
+                Err(PgError::no_answer())
+            }
+            Some(Ok(v)) => {
                 self.session.note(effect);
                 Ok(v)
             }
-            Err(e) => {
+            Some(Err(e)) => {
                 if e.as_db_error().is_some() && effect != Effect::Begins {
                     // The server ran it: a failed COMMIT still ends the transaction.
                     self.session.note(effect);
@@ -349,9 +388,13 @@ impl PgConnection {
         if let Some(entry) = self.cache.lock().ok().and_then(|c| c.map.get(sql).cloned()) {
             return Ok(entry);
         }
-        let statement = self
-            .bounded(sql, Effect::None, self.client.prepare(sql))
-            .await?;
+        // Boxed: a prepare's future is large, and every call's would carry it otherwise.
+        Box::pin(self.prepare_uncached(sql)).await
+    }
+
+    async fn prepare_uncached(&self, sql: &str) -> Result<(Statement, Effect), PgError> {
+        let outcome = bounded!(self, self.client.prepare(sql));
+        let statement = self.after(sql, Effect::None, outcome)?;
         let entry = (statement, effect(sql));
         if let Ok(mut cache) = self.cache.lock()
             && cache.capacity > 0
@@ -366,13 +409,16 @@ impl PgConnection {
         match self.mode {
             StatementMode::Cached { .. } => {
                 let (s, effect) = self.prepare_entry(sql).await?;
-                self.bounded(sql, effect, self.client.query(&s, params))
-                    .await
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query(&s, params));
+                self.after(sql, effect, outcome)
             }
             StatementMode::TransactionPooler => {
                 let typed = self.typed(sql, params).await?;
-                self.bounded(sql, effect(sql), self.client.query_typed(sql, &typed))
-                    .await
+                let effect = effect(sql);
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_typed(sql, &typed));
+                self.after(sql, effect, outcome)
             }
         }
     }
@@ -382,13 +428,16 @@ impl PgConnection {
         match self.mode {
             StatementMode::Cached { .. } => {
                 let (s, effect) = self.prepare_entry(sql).await?;
-                self.bounded(sql, effect, self.client.query_one(&s, params))
-                    .await
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_one(&s, params));
+                self.after(sql, effect, outcome)
             }
             StatementMode::TransactionPooler => {
                 let typed = self.typed(sql, params).await?;
-                self.bounded(sql, effect(sql), self.client.query_typed_one(sql, &typed))
-                    .await
+                let effect = effect(sql);
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_typed_one(sql, &typed));
+                self.after(sql, effect, outcome)
             }
         }
     }
@@ -398,13 +447,16 @@ impl PgConnection {
         match self.mode {
             StatementMode::Cached { .. } => {
                 let (s, effect) = self.prepare_entry(sql).await?;
-                self.bounded(sql, effect, self.client.query_opt(&s, params))
-                    .await
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_opt(&s, params));
+                self.after(sql, effect, outcome)
             }
             StatementMode::TransactionPooler => {
                 let typed = self.typed(sql, params).await?;
-                self.bounded(sql, effect(sql), self.client.query_typed_opt(sql, &typed))
-                    .await
+                let effect = effect(sql);
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_typed_opt(sql, &typed));
+                self.after(sql, effect, outcome)
             }
         }
     }
@@ -414,13 +466,16 @@ impl PgConnection {
         match self.mode {
             StatementMode::Cached { .. } => {
                 let (s, effect) = self.prepare_entry(sql).await?;
-                self.bounded(sql, effect, self.client.execute(&s, params))
-                    .await
+                self.before(effect);
+                let outcome = bounded!(self, self.client.execute(&s, params));
+                self.after(sql, effect, outcome)
             }
             StatementMode::TransactionPooler => {
                 let typed = self.typed(sql, params).await?;
-                self.bounded(sql, effect(sql), self.client.execute_typed(sql, &typed))
-                    .await
+                let effect = effect(sql);
+                self.before(effect);
+                let outcome = bounded!(self, self.client.execute_typed(sql, &typed));
+                self.after(sql, effect, outcome)
             }
         }
     }
@@ -453,10 +508,8 @@ impl PgConnection {
     async fn learn_param_types(&self, sql: &str) -> Result<Arc<[Type]>, PgError> {
         let mut attempts = 0;
         loop {
-            match self
-                .bounded(sql, Effect::None, self.client.prepare(sql))
-                .await
-            {
+            let outcome = bounded!(self, self.client.prepare(sql));
+            match self.after(sql, Effect::None, outcome) {
                 Ok(statement) => return Ok(statement.params().into()),
                 Err(e) if e.code() == Some(&SqlState::DUPLICATE_PSTATEMENT) && attempts < 3 => {
                     attempts += 1;
@@ -508,7 +561,7 @@ mod tests {
     #[test]
     fn a_text_prepared_twice_is_cached_once_and_capacity_holds() {
         let mut cache = StatementCache {
-            map: HashMap::new(),
+            map: HashMap::default(),
             order: VecDeque::new(),
             capacity: 2,
         };

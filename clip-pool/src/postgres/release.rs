@@ -71,8 +71,8 @@ impl<C: Send + 'static> Release<C> for PgRelease {
         pg(conn).is_some_and(PgConnection::is_broken)
     }
 
-    fn close(&self, conn: C, interrupted: bool, slot: Slot) {
-        let Ok(conn) = (Box::new(conn) as Box<dyn Any>).downcast::<PgConnection>() else {
+    fn close(&self, conn: Box<C>, interrupted: bool, slot: Slot) {
+        let Ok(conn) = (conn as Box<dyn Any>).downcast::<PgConnection>() else {
             return;
         };
         let Ok(runtime) = tokio::runtime::Handle::try_current() else {
