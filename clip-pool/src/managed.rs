@@ -34,10 +34,14 @@ impl Lease {
         self.since_ms.store(now_ms, Relaxed);
     }
 
-    /// The closure is done; closes the story of a reported leak.
+    /// The closure is done; closes the story of a reported leak. Plain loads and stores (no
+    /// read-modify-write on every call): a scan racing this may leave `warned` set, which the
+    /// next `start` clears.
     pub fn end(&self, pool: &str, counters: &Counters) {
-        let since = self.since_ms.swap(0, Relaxed);
-        if self.warned.swap(false, Relaxed) && since != 0 {
+        let since = self.since_ms.load(Relaxed);
+        self.since_ms.store(0, Relaxed);
+        if self.warned.load(Relaxed) && since != 0 {
+            self.warned.store(false, Relaxed);
             tracing::warn!(
                 pool,
                 held_for = ?Duration::from_millis(counters.now_ms().saturating_sub(since)),

@@ -382,7 +382,9 @@ where
         c.wait.record(waited);
         inner.metrics.acquire_seconds.record(waited.as_secs_f64());
         let in_use = c.in_use.fetch_add(1, Relaxed) + 1;
-        c.peak_in_use.fetch_max(in_use, Relaxed);
+        if in_use > c.peak_in_use.load(Relaxed) {
+            c.peak_in_use.fetch_max(in_use, Relaxed);
+        }
         Lent {
             conn: ManuallyDrop::new(conn),
             inner: self.inner.clone(),
