@@ -33,7 +33,9 @@ pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
     };
     tokio::spawn(async move {
         let mut history = History::default();
-        let mut ticker = tokio::time::interval(interval);
+        // The first tick one period from now: the pool was just warmed up (or, lazy, has
+        // nothing to look at yet).
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
