@@ -1,4 +1,4 @@
-//! Pool sizing and timeouts: the guide's defaults, environment variables, validation.
+//! Pool sizing and timeouts: defaults, environment variables, validation.
 
 use std::time::Duration;
 
@@ -109,7 +109,7 @@ impl Default for PoolConfig {
 }
 
 impl PoolConfig {
-    /// Reads the guide's variables (each with or without the `VITE_` prefix, unprefixed
+    /// Reads the `DB_*` variables (each with or without the `VITE_` prefix, unprefixed
     /// first), falls back to the defaults for the absent ones, and validates the result.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|key| std::env::var(key).ok())

@@ -23,11 +23,13 @@
 //!   to the next caller, and its statement is cancelled on the server ([`PoolError`]).
 //! - **Clean sessions**: what a borrower leaves open is rolled back before the next one
 //!   ([`ResetPolicy`]; `full` resets the whole session).
-//! - **Observability**: [`PoolStats`], a health verdict from the guide's thresholds
-//!   ([`PoolHealth`]) and `clip_pool_*` metrics through the `metrics` facade.
+//! - **Observability**: [`PoolStats`], a health verdict ([`PoolHealth`]: utilization under
+//!   80 % and waits under 100 ms read healthy) and `clip_pool_*` metrics through the
+//!   `metrics` facade.
 //! - **Replicas**: [`ReplicatedPool`] sends reads to healthy replicas, writes to the primary.
-//! - **PostgreSQL** (feature `postgres`, default): TLS with `sslmode` and `sslrootcert`,
-//!   statement cache, transaction-pooler mode ([`postgres`]).
+//! - **PostgreSQL** (feature `postgres`, default): TLS with `sslmode` and `sslrootcert` as
+//!   libpq 16, statement cache, transactions that keep it, server-side cancellation,
+//!   statement timeout, transaction-pooler mode ([`postgres`]).
 //! - **Local PostgreSQL** (feature `launcher`): throwaway clusters for tests and demos.
 #![warn(missing_docs)]
 

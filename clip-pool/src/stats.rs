@@ -1,5 +1,5 @@
 //! Live counters of a pool (lock-free on the hot path), the snapshot callers read, and
-//! the health verdict the guide's thresholds give.
+//! the health verdict.
 
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
@@ -11,11 +11,11 @@ use crate::ConnectError;
 use crate::histogram::LatencyHistogram;
 use crate::managed::Lease;
 
-/// Utilization under which the guide calls a pool healthy.
+/// Utilization under which a pool reads healthy.
 pub const HEALTHY_UTILIZATION: f64 = 0.80;
 /// Utilization at which a sustained pool reads exhausted.
 pub const EXHAUSTED_UTILIZATION: f64 = 0.95;
-/// Average acquire wait under which the guide calls a pool healthy.
+/// Average acquire wait under which a pool reads healthy.
 pub const HEALTHY_AVG_WAIT: Duration = Duration::from_millis(100);
 
 /// Counters shared by the pool, its connection manager wrapper and its maintenance task.
@@ -231,7 +231,7 @@ impl Drop for Probe<'_> {
     }
 }
 
-/// The guide's verdict on a pool.
+/// The health verdict on a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
@@ -343,7 +343,7 @@ pub struct PoolStats {
     pub connect_errors: u64,
     /// Acquire-wait latency.
     pub acquire_wait: WaitStats,
-    /// The guide's verdict, as of the last maintenance tick.
+    /// The health verdict, as of the last maintenance tick.
     pub health: PoolHealth,
 }
 

@@ -135,6 +135,19 @@ async fn a_query_error_keeps_the_shared_connection_a_connection_error_retires_it
         matches!(bad_input, Err(PoolError::Query(_))),
         "{bad_input:?}"
     );
+    pool.execute(async |c| {
+        c.batch_execute("CREATE TABLE u (k int PRIMARY KEY); INSERT INTO u VALUES (1)")
+            .await
+    })
+    .await
+    .unwrap();
+    let duplicate = pool
+        .execute_shared(async |c| c.execute("INSERT INTO u VALUES (1)", &[]).await)
+        .await;
+    assert!(
+        matches!(duplicate, Err(PoolError::Query(_))),
+        "a unique violation: {duplicate:?}"
+    );
     assert_eq!(
         pid(&pool).await,
         before,
