@@ -256,3 +256,53 @@ async fn a_missing_root_certificate_file_is_a_configuration_error() {
         "{err}"
     );
 }
+
+/// Set in the child process of `sslrootcert_system_trusts_the_systems_roots_for_verify_full`:
+/// the URL to connect to, and whether that must succeed.
+const CHILD_URL: &str = "CLIP_POOL_TEST_SYSTEM_ROOTS_URL";
+const CHILD_EXPECTS: &str = "CLIP_POOL_TEST_SYSTEM_ROOTS_EXPECT";
+
+/// `sslrootcert=system` with a CA the system trusts: the system store is read when the pool
+/// is built, so the check runs in a child process of this test binary whose system store is
+/// our test CA (`SSL_CERT_FILE`, honoured as OpenSSL does). verify-full semantics: the right
+/// host connects over TLS, a certificate for another host name is refused.
+#[tokio::test]
+async fn sslrootcert_system_trusts_the_systems_roots_for_verify_full() {
+    if let Ok(url) = std::env::var(CHILD_URL) {
+        // The child: connect as told, report through the assertion.
+        let expected = std::env::var(CHILD_EXPECTS).unwrap();
+        let (got, _, why) = ours(&url).await;
+        assert_eq!(format!("{got:?}"), expected, "{why}");
+        return;
+    }
+    let certs = tempfile::tempdir().unwrap();
+    let ca = make_ca(certs.path(), "system");
+    let right = make_server_cert(certs.path(), "system", "right", "IP:127.0.0.1");
+    let wrong_host = make_server_cert(certs.path(), "system", "wrong", "DNS:elsewhere.invalid");
+    let mut pg = LocalPostgres::start().await.unwrap();
+    for (cert, expected) in [(&right, Outcome::Tls), (&wrong_host, Outcome::Fails)] {
+        pg.set_tls(Some(cert), false).await.unwrap();
+        let url = format!(
+            "postgres://{USER}:{PASSWORD}@127.0.0.1:{}/postgres?sslrootcert=system",
+            pg.port()
+        );
+        let child = Command::new(std::env::current_exe().unwrap())
+            .args([
+                "tls::sslrootcert_system_trusts_the_systems_roots_for_verify_full",
+                "--exact",
+                "--test-threads=1",
+            ])
+            .env(CHILD_URL, &url)
+            .env(CHILD_EXPECTS, format!("{expected:?}"))
+            .env("SSL_CERT_FILE", &ca)
+            .env_remove("SSL_CERT_DIR")
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&child.stdout);
+        assert!(
+            child.status.success() && said.contains("1 passed"),
+            "expected {expected:?} with the system roots:\n{said}{}",
+            String::from_utf8_lossy(&child.stderr)
+        );
+    }
+}
