@@ -218,6 +218,13 @@ async fn sslmode_and_sslrootcert_behave_as_libpq_documents() {
                         "{server:?} {query:?}: expected {expected:?}, got {got:?} {why}"
                     ));
                 }
+                // pg_hba.conf refusing plain TCP: the advice is about sslmode, not the password.
+                if server == Server::TlsOnly && mode == Some("disable") && !why.contains("sslmode")
+                {
+                    wrong.push(format!(
+                        "{server:?} {query:?}: advice misses sslmode: {why}"
+                    ));
+                }
                 if refused_outright(mode, root) && refused != Some(true) {
                     wrong.push(format!(
                         "{server:?} {query:?}: must be refused as a configuration error: {why}"
