@@ -19,6 +19,16 @@ pg_bindir >/dev/null || need+=(postgresql)
 have pgbouncer || need+=(pgbouncer)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have openssl || need+=(openssl)
+# The fleet's tests: promtool checks the alert rules, docker-compose checks the Compose file,
+# curl drives the local deploy scripts, unshare checks container-mode nginx configs.
+have promtool || need+=(prometheus)
+have docker-compose || need+=(docker-compose)
+have curl || need+=(curl)
+have unshare || need+=(util-linux)
+# clip-fleet reads oha's request database through the system SQLite; the load test builds oha
+# (cargo install, once) against the system OpenSSL.
+[ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+{ have pkg-config && pkg-config --exists openssl; } || need+=(libssl-dev pkg-config)
 
 if [ "${1:-}" = "--compare" ]; then
     have wrk || need+=(wrk)
@@ -34,7 +44,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # The Debian packages start their own services; the tests run their own on loopback.
-    for svc in postgresql pgbouncer nginx; do
+    for svc in postgresql pgbouncer nginx prometheus; do
         $SUDO service "$svc" stop >/dev/null 2>&1 || true
     done
 fi

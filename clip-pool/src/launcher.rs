@@ -1,7 +1,9 @@
 //! Throwaway local PostgreSQL clusters (and pgbouncer) on loopback, from the system's own
 //! binaries, for tests, benches and demos. As root, the servers run as the unprivileged
 //! `postgres` user (initdb refuses root). Everything lives in a temporary directory that is
-//! removed, with the processes, on drop.
+//! removed, with the processes, on drop; [`LocalPostgres::start_persistent`] instead keeps a
+//! cluster in a directory of the caller's, reused on the next start (an app's embedded
+//! database).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -78,9 +80,26 @@ pub struct Options {
     pub extra_conf: Vec<String>,
 }
 
-/// A running (or stopped) throwaway PostgreSQL cluster.
+/// Where a cluster's files live.
+enum Home {
+    /// Removed, with the server, on drop.
+    Temporary(tempfile::TempDir),
+    /// Kept on drop; the server is stopped cleanly.
+    Kept(PathBuf),
+}
+
+impl Home {
+    fn path(&self) -> &Path {
+        match self {
+            Home::Temporary(dir) => dir.path(),
+            Home::Kept(dir) => dir,
+        }
+    }
+}
+
+/// A running (or stopped) local PostgreSQL cluster: throwaway, or kept in a directory.
 pub struct LocalPostgres {
-    dir: tempfile::TempDir,
+    dir: Home,
     data: PathBuf,
     port: u16,
     bindir: PathBuf,
@@ -109,54 +128,50 @@ impl LocalPostgres {
         let owner = unprivileged_owner()?;
         let dir = owned_tempdir("clip-pg-", owner)?;
         let data = dir.path().join("data");
-        let pwfile = dir.path().join("pw");
-        std::fs::write(&pwfile, PASSWORD).map_err(io("writing the password file"))?;
-        chown(&pwfile, owner)?;
-        run(
-            Command::new(bindir.join("initdb"))
-                .arg("-D")
-                .arg(&data)
-                .args([
-                    "-U",
-                    USER,
-                    "--auth=scram-sha-256",
-                    "-E",
-                    "UTF8",
-                    "--no-sync",
-                    "--no-instructions",
-                ])
-                .arg(format!("--pwfile={}", pwfile.display())),
+        init_cluster(
+            &bindir,
+            dir.path(),
+            &data,
             owner,
-        )?;
-        let mut conf = vec![
-            "listen_addresses = '127.0.0.1'".to_owned(),
-            format!("unix_socket_directories = '{}'", dir.path().display()),
-            "fsync = off".into(),
-            "synchronous_commit = off".into(),
-            "full_page_writes = off".into(),
-            "max_connections = 200".into(),
-            "wal_level = replica".into(),
-            "max_wal_senders = 10".into(),
-            "hot_standby = on".into(),
-            "logging_collector = off".into(),
-        ];
-        if let Some(tls) = &options.tls {
-            for (src, name) in [(&tls.cert, "server.crt"), (&tls.key, "server.key")] {
-                let dst = data.join(name);
-                std::fs::copy(src, &dst).map_err(io(format!("copying {}", src.display())))?;
-                set_mode(&dst, 0o600)?;
-                chown(&dst, owner)?;
-            }
-            conf.push("ssl = on".into());
-        }
-        conf.extend(options.extra_conf);
-        append(&data.join("postgresql.conf"), &conf.join("\n"))?;
-        append(
-            &data.join("pg_hba.conf"),
-            "host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256",
+            &options,
+            Durability::Throwaway,
         )?;
         let mut pg = Self {
-            dir,
+            dir: Home::Temporary(dir),
+            data,
+            port: free_port()?,
+            bindir,
+            owner,
+            child: None,
+        };
+        pg.restart().await?;
+        Ok(pg)
+    }
+
+    /// Starts a cluster whose files live in `dir` and outlive this value: `initdb` on the
+    /// first start (when `dir` holds no cluster yet), the same data on every later start.
+    ///
+    /// Unlike [`start`](Self::start), the cluster keeps PostgreSQL's durability settings
+    /// (fsync on) and dropping the value stops the server cleanly (fast shutdown) instead of
+    /// killing it. A server that a previous owner left running (it was killed with
+    /// `kill -9`, say) is stopped first. `options` apply when the cluster is created. As
+    /// root, `dir` and its parents must be reachable by the unprivileged user.
+    pub async fn start_persistent(
+        dir: impl Into<PathBuf>,
+        options: Options,
+    ) -> Result<Self, LauncherError> {
+        let dir = dir.into();
+        let bindir = postgres_bindir()?;
+        let owner = unprivileged_owner()?;
+        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        chown(&dir, owner)?;
+        let data = dir.join("data");
+        if !data.join("PG_VERSION").is_file() {
+            init_cluster(&bindir, &dir, &data, owner, &options, Durability::Durable)?;
+        }
+        stop_orphaned_postmaster(&data).await;
+        let mut pg = Self {
+            dir: Home::Kept(dir),
             data,
             port: free_port()?,
             bindir,
@@ -204,7 +219,7 @@ impl LocalPostgres {
             &format!("unix_socket_directories = '{}'", dir.path().display()),
         )?;
         let mut replica = Self {
-            dir,
+            dir: Home::Temporary(dir),
             data,
             port: free_port()?,
             bindir: self.bindir.clone(),
@@ -268,7 +283,7 @@ impl LocalPostgres {
     pub async fn stop(&mut self) -> Result<(), LauncherError> {
         if let Some(mut child) = self.child.take() {
             signal(&[child.id()], "INT");
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let deadline = Instant::now() + CLEAN_STOP_TIMEOUT;
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -294,7 +309,129 @@ impl LocalPostgres {
 
 impl Drop for LocalPostgres {
     fn drop(&mut self) {
-        self.kill9();
+        match self.dir {
+            Home::Temporary(_) => self.kill9(),
+            Home::Kept(_) => {
+                // Drop cannot await: wait for the fast shutdown on this thread.
+                if let Some(mut child) = self.child.take() {
+                    signal(&[child.id()], "INT");
+                    let deadline = Instant::now() + CLEAN_STOP_TIMEOUT;
+                    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    kill_cluster(&mut child);
+                }
+            }
+        }
+    }
+}
+
+/// How long a fast shutdown may take before the server is killed.
+const CLEAN_STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Whether a cluster may trade crash safety for speed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Throwaway clusters: fsync off, nothing to keep after a crash.
+    Throwaway,
+    /// Kept clusters: PostgreSQL's defaults.
+    Durable,
+}
+
+/// `initdb` into `data` and the loopback configuration. A throwaway cluster's Unix socket
+/// lives in `home`; a kept one has none, since a user's directory may be longer than a
+/// socket path may be (107 bytes).
+fn init_cluster(
+    bindir: &Path,
+    home: &Path,
+    data: &Path,
+    owner: Option<(u32, u32)>,
+    options: &Options,
+    durability: Durability,
+) -> Result<(), LauncherError> {
+    let pwfile = home.join("pw");
+    std::fs::write(&pwfile, PASSWORD).map_err(io("writing the password file"))?;
+    chown(&pwfile, owner)?;
+    let mut initdb = Command::new(bindir.join("initdb"));
+    initdb
+        .arg("-D")
+        .arg(data)
+        .args([
+            "-U",
+            USER,
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()));
+    if durability == Durability::Throwaway {
+        initdb.arg("--no-sync");
+    }
+    let created = run(&mut initdb, owner);
+    let _ = std::fs::remove_file(&pwfile);
+    created?;
+    let sockets = match durability {
+        Durability::Throwaway => home.display().to_string(),
+        Durability::Durable => String::new(),
+    };
+    let mut conf = vec![
+        "listen_addresses = '127.0.0.1'".to_owned(),
+        format!("unix_socket_directories = '{sockets}'"),
+        "max_connections = 200".into(),
+        "wal_level = replica".into(),
+        "max_wal_senders = 10".into(),
+        "hot_standby = on".into(),
+        "logging_collector = off".into(),
+    ];
+    if durability == Durability::Throwaway {
+        conf.extend([
+            "fsync = off".into(),
+            "synchronous_commit = off".into(),
+            "full_page_writes = off".into(),
+        ]);
+    }
+    if let Some(tls) = &options.tls {
+        for (src, name) in [(&tls.cert, "server.crt"), (&tls.key, "server.key")] {
+            let dst = data.join(name);
+            std::fs::copy(src, &dst).map_err(io(format!("copying {}", src.display())))?;
+            set_mode(&dst, 0o600)?;
+            chown(&dst, owner)?;
+        }
+        conf.push("ssl = on".into());
+    }
+    conf.extend(options.extra_conf.iter().cloned());
+    append(&data.join("postgresql.conf"), &conf.join("\n"))?;
+    append(
+        &data.join("pg_hba.conf"),
+        "host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256",
+    )
+}
+
+/// Stops the postmaster that `data/postmaster.pid` names when it still runs: its owner died
+/// without stopping it, and a second postmaster would be refused the data directory.
+async fn stop_orphaned_postmaster(data: &Path) {
+    let Some(pid) = std::fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let is_postgres = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|name| name.trim() == "postgres");
+    if !is_postgres || !is_alive(pid) {
+        return;
+    }
+    tracing::warn!(pid, data = %data.display(), "stopping a PostgreSQL server left running by a previous start");
+    signal(&[pid], "INT");
+    let deadline = Instant::now() + CLEAN_STOP_TIMEOUT;
+    while is_alive(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if is_alive(pid) {
+        let children = children_of(pid);
+        signal(&children, "KILL");
+        signal(&[pid], "KILL");
     }
 }
 

@@ -2,6 +2,7 @@
 
 mod basics;
 mod failures;
+mod persistent;
 mod pooler;
 mod recovery;
 mod replicas;
