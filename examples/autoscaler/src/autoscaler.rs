@@ -21,7 +21,7 @@ use crate::config::{ActuatorConfig, AutoscalerConfig};
 use crate::leader::Held;
 use crate::persist::{Persisted, StateFile};
 use crate::record::{DecisionRecord, EventRecord, action_name};
-use crate::scrape::Scraper;
+use crate::scrape::{Readiness, Scraper};
 use crate::status::{
     CooldownReport, CooldownsReport, InstanceReport, InstancesReport, MetricsReport,
     OverrideReport, PolicyReport, StatusReport, TickReport,
@@ -53,6 +53,8 @@ struct Shared {
     actuator: Arc<dyn Actuator>,
     scraper: Scraper,
     state_file: StateFile,
+    /// The generation last written: a snapshot older than it is never written over it.
+    saved: Mutex<u64>,
     core: Mutex<Core>,
     wake: Notify,
     started_at: SystemTime,
@@ -68,6 +70,8 @@ struct Core {
     fleet: FleetMetrics,
     ticks: u64,
     last_tick: Option<TickReport>,
+    /// Bumped by every change to `persisted`, so saves happen in order.
+    generation: u64,
 }
 
 /// Why an override was refused.
@@ -121,7 +125,9 @@ impl Autoscaler {
                     fleet: FleetMetrics::default(),
                     ticks: 0,
                     last_tick: None,
+                    generation: 0,
                 }),
+                saved: Mutex::new(0),
                 wake: Notify::new(),
                 started_at: SystemTime::now(),
                 metrics,
@@ -338,41 +344,59 @@ impl Autoscaler {
             );
             core.persisted.last_decision = Some(record);
             core.persisted.saved_at = now;
-            core.persisted.clone()
+            core.generation += 1;
+            (core.generation, core.persisted.clone())
         };
-        self.save_snapshot(snapshot).await;
-        applied
-    }
-
-    /// Asks the readiness URL of each instance whose phase the actuator cannot tell.
-    async fn resolve_readiness(&self, view: &mut FleetView) {
-        let unknown: Vec<usize> = (0..view.instances.len())
-            .filter(|&i| view.instances[i].phase == Phase::Unknown)
-            .collect();
-        let answers = join_all(
-            unknown
-                .iter()
-                .map(|&i| self.shared.scraper.ready(&view.instances[i].readiness_url)),
-        )
-        .await;
-        for (i, ready) in unknown.into_iter().zip(answers) {
-            view.instances[i].phase = if ready { Phase::Ready } else { Phase::Starting };
-        }
-    }
-
-    async fn save_snapshot(&self, snapshot: Persisted) {
-        let file = self.shared.state_file.clone();
-        let saved = tokio::task::spawn_blocking(move || file.save(&snapshot)).await;
-        match saved {
+        let me = self.clone();
+        match tokio::task::spawn_blocking(move || me.write(snapshot)).await {
             Ok(Ok(())) => {}
             Ok(Err(e)) => tracing::error!("{e}: a restart would lose the last decisions"),
             Err(e) => tracing::error!("saving the state: {e}"),
         }
+        applied
+    }
+
+    /// Asks the readiness URL of each instance whose phase the actuator cannot tell. One that
+    /// does not answer at all stays counted as ready: its scrape then fails, its metrics are
+    /// missing, and no scale-down follows from its silence.
+    async fn resolve_readiness(&self, view: &mut FleetView) {
+        let unknown: Vec<usize> = (0..view.instances.len())
+            .filter(|&i| view.instances[i].phase == Phase::Unknown)
+            .collect();
+        let answers = join_all(unknown.iter().map(|&i| {
+            self.shared
+                .scraper
+                .readiness(&view.instances[i].readiness_url)
+        }))
+        .await;
+        for (i, answer) in unknown.into_iter().zip(answers) {
+            view.instances[i].phase = match answer {
+                Readiness::Ready | Readiness::Silent => Phase::Ready,
+                Readiness::NotReady => Phase::Starting,
+            };
+        }
+    }
+
+    /// Writes a snapshot unless a newer one was written already (a tick's snapshot must not
+    /// overwrite an override saved after it was taken).
+    fn write(&self, (generation, snapshot): (u64, Persisted)) -> Result<(), Error> {
+        let mut saved = self.shared.saved.lock().unwrap_or_else(|p| p.into_inner());
+        if generation <= *saved {
+            return Ok(());
+        }
+        self.shared.state_file.save(&snapshot)?;
+        *saved = generation;
+        Ok(())
+    }
+
+    fn snapshot(&self) -> (u64, Persisted) {
+        let mut core = self.core();
+        core.generation += 1;
+        (core.generation, core.persisted.clone())
     }
 
     fn save(&self) {
-        let snapshot = self.core().persisted.clone();
-        if let Err(e) = self.shared.state_file.save(&snapshot) {
+        if let Err(e) = self.write(self.snapshot()) {
             tracing::error!("{e}");
         }
     }
@@ -436,11 +460,10 @@ impl Autoscaler {
             }
             change(&mut core.persisted.scaling);
             core.persisted.saved_at = SystemTime::now();
-            core.persisted.clone()
+            core.generation += 1;
+            (core.generation, core.persisted.clone())
         };
-        self.shared
-            .state_file
-            .save(&snapshot)
+        self.write(snapshot)
             .map_err(|e| OverrideRefusal::NotSaved(e.to_string()))?;
         self.shared.wake.notify_one();
         Ok(())

@@ -132,7 +132,10 @@ impl StateFile {
             _ => PathBuf::from("."),
         };
         fs::create_dir_all(&dir).map_err(io("create", &dir))?;
-        let tmp = self.sibling(&format!("tmp-{}", std::process::id()));
+        // Unique per write: two writers never share a temporary file.
+        static WRITES: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+        let n = WRITES.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let tmp = self.sibling(&format!("tmp-{}-{n}", std::process::id()));
         let mut f = File::create(&tmp).map_err(io("write", &tmp))?;
         f.write_all(&json).map_err(io("write", &tmp))?;
         f.sync_all().map_err(io("sync", &tmp))?;

@@ -16,6 +16,18 @@ pub struct ScrapeFailure {
     pub message: String,
 }
 
+/// An instance's answer to its readiness probe.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Readiness {
+    /// 2xx.
+    Ready,
+    /// It answered otherwise, or refused the connection (starting, draining, gone).
+    NotReady,
+    /// It took the connection and said nothing (a hung or stopped process): it cannot tell,
+    /// so it stays counted and its metrics are missing.
+    Silent,
+}
+
 /// An HTTP client for the fleet's instances.
 #[derive(Debug, Clone)]
 pub struct Scraper {
@@ -65,9 +77,14 @@ impl Scraper {
         })
     }
 
-    /// Whether the readiness URL answers 2xx within the timeout.
-    pub async fn ready(&self, url: &str) -> bool {
-        matches!(self.client.get(url).send().await, Ok(r) if r.status().is_success())
+    /// What the readiness URL says within the timeout.
+    pub async fn readiness(&self, url: &str) -> Readiness {
+        match self.client.get(url).send().await {
+            Ok(r) if r.status().is_success() => Readiness::Ready,
+            Ok(_) => Readiness::NotReady,
+            Err(e) if e.is_timeout() => Readiness::Silent,
+            Err(_) => Readiness::NotReady,
+        }
     }
 
     fn failure(&self, url: &str, e: &reqwest::Error) -> ScrapeFailure {
