@@ -302,7 +302,14 @@ impl Autoscaler {
             (d, note)
         };
 
-        let applied = s.actuator.scale_to(decision.target).await;
+        // A hold leaves the fleet as it is. It is not "set the fleet to what is observed":
+        // instances asked for a moment ago may not be visible yet (a Compose container before
+        // Docker's DNS lists it), and a hold must not undo the scale-up that created them.
+        let applied = if decision.action == Action::Hold {
+            Ok(())
+        } else {
+            s.actuator.scale_to(decision.target).await
+        };
 
         let snapshot = {
             let mut core = self.core();

@@ -124,13 +124,13 @@ impl Actuator for Compose {
     fn observe(&self) -> BoxFuture<'_, Result<FleetView, Error>> {
         Box::pin(async move {
             let instances = self.targets.resolve().await;
+            let listed = u32::try_from(instances.len()).unwrap_or(u32::MAX);
             let mut known = self.known.lock().unwrap_or_else(|p| p.into_inner());
-            if known.is_none() {
-                *known = u32::try_from(instances.len()).ok();
-            }
+            let applied = *known.get_or_insert(listed);
+            // Containers asked for but not in Docker's DNS yet are starting.
             Ok(FleetView {
                 instances,
-                pending: 0,
+                pending: applied.saturating_sub(listed),
             })
         })
     }
