@@ -55,6 +55,10 @@ struct Ops {
     pending_starts: u32,
     /// Whether a task is handing out ports to pending starts.
     allocating: bool,
+    /// Failed starts in a row.
+    start_failures: u32,
+    /// No new start before this, after a failure.
+    start_after: Option<Instant>,
 }
 
 /// A line of `instance.sh list`.
@@ -76,6 +80,15 @@ struct Inner {
 pub struct Local {
     inner: Arc<Inner>,
 }
+
+/// The only variables of the autoscaler's environment the fleet's scripts see.
+const PASSED_THROUGH: &[&str] = &[
+    "PATH", "HOME", "USER", "LOGNAME", "LANG", "LC_ALL", "TZ", "TMPDIR",
+];
+
+/// After a failed start, the next waits 2^failures seconds, at most this long: a broken app
+/// binary or configuration is not restarted in a tight loop.
+const MAX_START_BACKOFF: Duration = Duration::from_secs(60);
 
 /// Longest any one script may run (its own timeouts are shorter: start 90 s, stop the grace
 /// period plus 5 s).
@@ -127,17 +140,20 @@ impl Inner {
 
     fn script(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new(self.config.scripts.join("instance.sh"));
+        // Instances inherit the script's environment. They get theirs from the fleet's files
+        // (app.env, fleet.env), as when the deploy starts them; the autoscaler's own settings
+        // (its test thresholds, its token file) must not leak into them.
+        cmd.env_clear();
+        for name in PASSED_THROUGH {
+            if let Some(value) = std::env::var_os(name) {
+                cmd.env(name, value);
+            }
+        }
         cmd.args(args)
             .env("CLIP_FLEET_DIR", &self.config.fleet_dir)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
-        // The instances inherit this environment: keep the autoscaler's own settings out of it.
-        for (name, _) in std::env::vars_os() {
-            if name.to_string_lossy().starts_with("AUTOSCALER_") {
-                cmd.env_remove(name);
-            }
-        }
         cmd
     }
 
@@ -208,7 +224,8 @@ impl Inner {
         let alive = serving.len() as u32 + starting;
         let mut allocate = false;
         if let Some(desired) = desired {
-            if desired > alive {
+            let backing_off = ops.start_after.is_some_and(|t| Instant::now() < t);
+            if desired > alive && !backing_off {
                 ops.pending_starts += desired - alive;
                 if !ops.allocating {
                     ops.allocating = true;
@@ -282,14 +299,29 @@ impl Inner {
     async fn start(&self, port: u16) {
         let began = Instant::now();
         let port_text = port.to_string();
-        match self.run(&["start", &port_text]).await {
-            Ok(_) => self.journal.action(format!(
-                "started instance {port}: ready behind nginx after {:.1} s",
-                began.elapsed().as_secs_f64()
-            )),
-            Err(e) => self.journal.error(e.to_string()),
+        let result = self.run(&["start", &port_text]).await;
+        let mut ops = self.ops();
+        ops.running.remove(&port);
+        match result {
+            Ok(_) => {
+                ops.start_failures = 0;
+                ops.start_after = None;
+                drop(ops);
+                self.journal.action(format!(
+                    "started instance {port}: ready behind nginx after {:.1} s",
+                    began.elapsed().as_secs_f64()
+                ));
+            }
+            Err(e) => {
+                ops.start_failures = ops.start_failures.saturating_add(1);
+                let wait =
+                    Duration::from_secs(1u64 << ops.start_failures.min(6)).min(MAX_START_BACKOFF);
+                ops.start_after = Some(Instant::now() + wait);
+                drop(ops);
+                self.journal
+                    .error(format!("{e}; next start in {} s", wait.as_secs()));
+            }
         }
-        self.ops().running.remove(&port);
     }
 
     async fn stop(&self, port: u16, why: &str) {
