@@ -38,7 +38,8 @@ pub struct LocalConfig {
 impl LocalConfig {
     /// The `scripts/fleet` directory of the repository this binary was built from.
     pub fn default_scripts() -> PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fleet")
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../scripts/fleet");
+        path.canonicalize().unwrap_or(path)
     }
 }
 
