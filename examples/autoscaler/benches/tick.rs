@@ -19,12 +19,11 @@ const INSTANCES: usize = 20;
 fn page_at(round: u64) -> String {
     PAGE.lines()
         .map(|line| {
-            if line.starts_with("http_request") && !line.starts_with('#') {
-                if let Some((series, value)) = line.rsplit_once(' ') {
-                    if let Ok(v) = value.parse::<f64>() {
-                        return format!("{series} {}", v + (round * 17) as f64);
-                    }
-                }
+            if line.starts_with("http_request")
+                && let Some((series, value)) = line.rsplit_once(' ')
+                && let Ok(v) = value.parse::<f64>()
+            {
+                return format!("{series} {}", v + (round * 17) as f64);
             }
             line.to_owned()
         })

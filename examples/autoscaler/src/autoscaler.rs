@@ -435,7 +435,11 @@ impl Autoscaler {
             )));
         }
         let now = SystemTime::now();
-        let expires_at = now + duration;
+        let expires_at = now.checked_add(duration).ok_or_else(|| {
+            OverrideRefusal::Invalid(
+                "expires_in_seconds lies beyond what the clock can hold".into(),
+            )
+        })?;
         self.change_override(|state| state.set_override(target, reason, expires_at))?;
         tracing::warn!(
             "override: {target} instances until {} ({reason})",
@@ -486,7 +490,9 @@ impl Autoscaler {
         let state = &core.persisted.scaling;
         let cooldown = |length: Duration, since: Option<SystemTime>| CooldownReport {
             seconds: length.as_secs_f64(),
-            remaining_seconds: since.map_or(0.0, |t| seconds_until(t + length, now)),
+            remaining_seconds: since
+                .and_then(|t| t.checked_add(length))
+                .map_or(0.0, |end| seconds_until(end, now)),
             since,
         };
         let list = core

@@ -47,8 +47,10 @@ impl InstanceSample {
     /// Parses a Prometheus text exposition. Series the autoscaler does not read are skipped;
     /// a page with none of them is still a sample (every metric missing), not an error.
     pub fn parse(text: &str) -> Result<Self, ParseError> {
-        let scrape = Scrape::parse(text.lines().map(|l| Ok(l.to_owned())))
-            .map_err(|e| ParseError(e.to_string()))?;
+        // Only the families read here go to the parser: it matches regular expressions on every
+        // line, and a clip-app page is three quarters other series (pool, CDN, job histograms).
+        let lines = text.lines().filter(|l| wanted(l)).map(|l| Ok(l.to_owned()));
+        let scrape = Scrape::parse(lines).map_err(|e| ParseError(e.to_string()))?;
         let mut s = InstanceSample::default();
         for sample in scrape.samples {
             let labels = &sample.labels;
@@ -80,6 +82,36 @@ impl InstanceSample {
         }
         Ok(s)
     }
+}
+
+/// The metric families [`InstanceSample::parse`] reads.
+const FAMILIES: &[&str] = &[
+    "process_cpu_seconds_total",
+    "clip_process_cpu_limit_cores",
+    "clip_process_cpu_usage_percent",
+    "clip_process_memory_usage_percent",
+    "clip_jobs_pending",
+    "clip_app_info",
+    "http_requests_total",
+    "http_request_duration_seconds",
+];
+
+/// Whether a line of the page belongs to one of [`FAMILIES`]: its `# TYPE` line, or one of
+/// its samples (of a histogram, the buckets; `_sum` and `_count` are not read).
+fn wanted(line: &str) -> bool {
+    let line = line.trim_start();
+    if let Some(rest) = line.strip_prefix("# TYPE ") {
+        let name = rest.split_whitespace().next().unwrap_or("");
+        return FAMILIES.contains(&name);
+    }
+    if line.starts_with('#') {
+        return false;
+    }
+    let name = line.split(['{', ' ', '\t']).next().unwrap_or("");
+    FAMILIES.contains(&name)
+        || name
+            .strip_suffix("_bucket")
+            .is_some_and(|family| FAMILIES.contains(&family))
 }
 
 /// A counter's, gauge's or untyped sample's value, if it is a finite number.

@@ -16,6 +16,10 @@ pub struct ScrapeFailure {
     pub message: String,
 }
 
+/// Largest `/metrics` page read (a clip-app page is about 20 KiB): a runaway exporter must not
+/// exhaust the autoscaler's memory.
+const MAX_PAGE_BYTES: usize = 16 << 20;
+
 /// An instance's answer to its readiness probe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Readiness {
@@ -70,7 +74,18 @@ impl Scraper {
                 message: format!("GET {url} answered {status}"),
             });
         }
-        let body = response.text().await.map_err(|e| self.failure(url, &e))?;
+        let mut response = response;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(|e| self.failure(url, &e))? {
+            if body.len() + chunk.len() > MAX_PAGE_BYTES {
+                return Err(ScrapeFailure {
+                    reason: "body",
+                    message: format!("GET {url}: the page is larger than {MAX_PAGE_BYTES} bytes"),
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let body = String::from_utf8_lossy(&body);
         InstanceSample::parse(&body).map_err(|e| ScrapeFailure {
             reason: "parse",
             message: format!("GET {url}: {e}"),

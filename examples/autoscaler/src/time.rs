@@ -2,9 +2,10 @@
 
 use std::time::{Duration, SystemTime};
 
-/// `at` as `2026-11-30T05:46:59.123Z`.
+/// `at` as `2026-11-30T05:46:59.123Z` (a time before 1970, which only a broken clock gives,
+/// as 1970: the formatter cannot show it).
 pub fn rfc3339(at: SystemTime) -> String {
-    humantime::format_rfc3339_millis(at).to_string()
+    humantime::format_rfc3339_millis(at.max(SystemTime::UNIX_EPOCH)).to_string()
 }
 
 /// Now, as [`rfc3339`].
