@@ -2,7 +2,7 @@
 //!
 //! The Creator Clip autoscaler: every `AUTOSCALER_INTERVAL` it scrapes each ready instance's
 //! `/metrics`, aggregates the fleet's metrics, asks clip-scaling-policy for a decision and
-//! applies it through an [actuator](actuator) (`local`, `docker-compose`, `kubernetes`,
+//! applies it through an [`actuator`] (`local`, `docker-compose`, `kubernetes`,
 //! `dry-run`). One autoscaler per fleet leads ([`leader`]); its state survives restarts
 //! ([`persist`]); `GET /status` shows everything it knows ([`status`]).
 //!

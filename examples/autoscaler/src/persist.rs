@@ -21,7 +21,7 @@ const VERSION: u32 = 1;
 /// What the state file holds.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Persisted {
-    /// [`VERSION`].
+    /// The format version (1).
     pub version: u32,
     /// When it was written.
     #[serde(with = "crate::time::text")]

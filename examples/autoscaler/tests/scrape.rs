@@ -24,7 +24,7 @@ async fn each_way_an_instance_can_fail_is_named() {
                 get(|| async { (StatusCode::INTERNAL_SERVER_ERROR, "boom") }),
             )
             .route("/huge", get(|| async { "x".repeat(17 << 20) }))
-            .route("/hang", get(|| std::future::pending::<&'static str>()))
+            .route("/hang", get(std::future::pending::<&'static str>))
             .route(
                 "/starting",
                 get(|| async { StatusCode::SERVICE_UNAVAILABLE }),
