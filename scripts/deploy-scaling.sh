@@ -16,7 +16,7 @@
 # (8080), AUTOSCALER_PORT (3002), FLEET_PG_PORT (55432), SESSION_AFFINITY (false),
 # LB_RATE_LIMIT_EXEMPT (none), LB_TLS (true; false: plain HTTP, no redirect),
 # CLIP_APP_BIN / CLIP_FLEET_BIN / CLIP_AUTOSCALER_BIN (built with cargo when unset),
-# CLIP_BUILD_PROFILE (release).
+# CLIP_BUILD_PROFILE (release), AUTOSCALER_ACTUATOR (local; dry-run with AUTOSCALER_TARGETS only watches).
 set -euo pipefail
 # shellcheck disable=SC2034 # read by fleet/common.sh
 FLEET_SCRIPT="deploy-scaling.sh"
@@ -146,7 +146,7 @@ EOF
             set -a
             . "$d/app.env"
             set +a
-            export AUTOSCALER_PORT AUTOSCALER_ACTUATOR=local CLIP_FLEET_DIR="$d" \
+            export AUTOSCALER_PORT AUTOSCALER_ACTUATOR="${AUTOSCALER_ACTUATOR:-local}" CLIP_FLEET_DIR="$d" \
                 AUTOSCALER_TOKEN_FILE="$d/secrets/admin-token"
             exec setsid "$autoscaler_bin" >>"$d/logs/autoscaler.log" 2>&1 </dev/null
         ) &

@@ -48,6 +48,12 @@ workers() {
     return 0
 }
 
+is_active_worker() {
+    local active
+    active="$(workers "$1" active)"
+    grep -qx "$2" <<<"$active"
+}
+
 # upstream.conf from the registered instances. An upstream needs one server: with none
 # registered, a placeholder marked down (nginx then answers 502 at once).
 write_upstream() {
@@ -128,7 +134,9 @@ reload() {
     kill -HUP "$master"
     deadline=$((SECONDS + 10))
     for pid in $before; do
-        while pid_alive "$pid" && workers "$master" active | grep -qx "$pid"; do
+        # Not `workers .. | grep -q`: grep leaves at the first match, the writer may then
+        # die of SIGPIPE, and under pipefail the loop ended while the old worker still served.
+        while pid_alive "$pid" && is_active_worker "$master" "$pid"; do
             [ "$SECONDS" -lt "$deadline" ] || die "nginx did not replace worker $pid within 10 s after reload; see $ERROR_LOG"
             sleep 0.05
         done

@@ -380,6 +380,7 @@ fn local_fleet_end_to_end() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(out.status.success(), "{text}");
     assert_eq!(text.matches(", ready, readiness 200").count(), 3, "{text}");
+    assert!(text.contains("autoscaler: running"), "{text}");
     let pids: Vec<i32> = fleet.ports.iter().map(|p| fleet.pid(*p)).collect();
     let nginx_pid: i32 = std::fs::read_to_string(fleet.path().join("nginx/nginx.pid"))
         .unwrap()

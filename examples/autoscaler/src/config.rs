@@ -197,9 +197,10 @@ impl AutoscalerConfig {
 
         let state_file = get("AUTOSCALER_STATE_FILE")
             .map(PathBuf::from)
-            .unwrap_or_else(|| match (&actuator, &fleet_dir) {
-                (ActuatorConfig::Local(_), Some(dir)) => dir.join("autoscaler-state.json"),
-                _ => PathBuf::from("autoscaler-state.json"),
+            .unwrap_or_else(|| match &fleet_dir {
+                // A local fleet's directory, whatever the actuator (a dry run beside it too).
+                Some(dir) => dir.join("autoscaler-state.json"),
+                None => PathBuf::from("autoscaler-state.json"),
             });
         let database_url = match (
             get("AUTOSCALER_DATABASE_URL").or_else(|| get("DATABASE_URL")),
@@ -225,9 +226,9 @@ impl AutoscalerConfig {
             None => LockSpec::File(
                 get("AUTOSCALER_LOCK_FILE")
                     .map(PathBuf::from)
-                    .unwrap_or_else(|| match (&actuator, &fleet_dir) {
-                        (ActuatorConfig::Local(_), Some(dir)) => dir.join("autoscaler.lock"),
-                        _ => state_file.with_extension("lock"),
+                    .unwrap_or_else(|| match &fleet_dir {
+                        Some(dir) => dir.join("autoscaler.lock"),
+                        None => state_file.with_extension("lock"),
                     }),
             ),
         };

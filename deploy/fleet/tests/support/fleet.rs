@@ -10,7 +10,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-use super::binaries::workspace;
+use super::binaries::{build_like_dockerfile, workspace};
 
 /// `count` consecutive free loopback ports (checked by binding each).
 fn free_ports(count: u16) -> u16 {
@@ -67,6 +67,23 @@ impl Fleet {
             ("FLEET_PG_PORT", pg.to_string()),
             ("APP_BASE_PORT", app_base.to_string()),
             ("AUTOSCALER_PORT", (app_base + instances + 2).to_string()),
+            // The autoscaler runs as deployed, but in dry-run: it must not resize the fleet
+            // under the scenarios (its own end-to-end test drives the local actuator). Built
+            // in debug like the app, not in the script's release profile.
+            (
+                "CLIP_AUTOSCALER_BIN",
+                build_like_dockerfile("clip-autoscaler")
+                    .display()
+                    .to_string(),
+            ),
+            ("AUTOSCALER_ACTUATOR", "dry-run".into()),
+            (
+                "AUTOSCALER_TARGETS",
+                (1..=instances)
+                    .map(|i| format!("http://127.0.0.1:{}", app_base + i))
+                    .collect::<Vec<_>>()
+                    .join(","),
+            ),
             ("LB_RATE_LIMIT_EXEMPT", "127.0.0.1/32".into()),
             // A quick fail_timeout, so an instance killed by one scenario is tried again
             // soon after it is restarted for the next.
@@ -102,7 +119,6 @@ impl Fleet {
         Command::new(workspace().join(script))
             .args(args)
             .envs(&self.env)
-            .env_remove("CLIP_AUTOSCALER_BIN")
             .output()
             .unwrap_or_else(|e| panic!("{script} runs: {e}"))
     }
