@@ -2,7 +2,7 @@
 # Installs, only when missing, the Debian packages that the tests and scripts start on
 # loopback. Idempotent and quiet when everything is present.
 #
-#   scripts/install-deps.sh            # what the test suite needs
+#   scripts/install-deps.sh            # what the build and the test suite need
 #   scripts/install-deps.sh --compare  # also the anchors of scripts/compare/*.sh
 set -euo pipefail
 
@@ -19,12 +19,18 @@ pg_bindir >/dev/null || need+=(postgresql)
 have pgbouncer || need+=(pgbouncer)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have openssl || need+=(openssl)
+# Build-time: mozjpeg-sys assembles libjpeg-turbo's SIMD code with nasm on x86; without it
+# JPEG work is several times slower (clip-cdn's build warns).
+case "$(uname -m)" in x86_64|i?86) have nasm || need+=(nasm) ;; esac
 
 if [ "${1:-}" = "--compare" ]; then
     have wrk || need+=(wrk)
     have vipsthumbnail || need+=(libvips-tools)
     have hyperfine || need+=(hyperfine)
     have pgbench || need+=(postgresql-contrib)
+    # sharp, the thumbnail anchor, is installed from npm by scripts/compare/thumbnail.sh.
+    have node || need+=(nodejs)
+    have npm || need+=(npm)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

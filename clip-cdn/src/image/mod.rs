@@ -23,8 +23,10 @@ mod geometry;
 mod pixels;
 mod probe;
 mod resize;
+mod simd;
 
 pub use blocking::Optimizer;
+pub use simd::jpeg_simd;
 
 use crate::error::{Error, Result};
 use probe::SourceFormat;
