@@ -53,6 +53,10 @@ pub struct CdnConfig {
     pub allowed_widths: Vec<u32>,
     /// `CDN_IMAGE_QUALITIES` (comma list): qualities the origin renders for unsigned URLs.
     pub allowed_qualities: Vec<u8>,
+    /// `CDN_IMAGE_RATIOS` (comma list of `W:H`): aspect ratios an unsigned URL with both
+    /// width and height may have (its height is the width times the ratio, rounded).
+    /// `cdn.image(..)` snaps a box to the nearest one; signed URLs keep any box.
+    pub allowed_ratios: Vec<(u32, u32)>,
     /// `CDN_SIGNING_KEYS` or `CDN_SIGNING_KEYS_FILE` (none): comma list; the first signs
     /// transform URLs, all verify (rotation: prepend the new key, drop the old one later).
     pub signing_keys: Vec<String>,
@@ -66,11 +70,30 @@ pub const DEFAULT_WIDTHS: [u32; 12] = [
 const MAX_CACHE_TTL: Duration = Duration::from_secs(10 * 365 * 86_400);
 /// Largest millisecond setting accepted: one day.
 const MAX_TIMING: Duration = Duration::from_secs(86_400);
-/// Largest width or height a transform URL may carry.
-pub(crate) const MAX_IMAGE_SIDE: u32 = 16_384;
+/// Largest width or height a transform URL may carry: WebP's limit.
+pub(crate) const MAX_IMAGE_SIDE: u32 = 16_383;
 
 /// Qualities an unsigned transform URL may ask for by default.
 pub const DEFAULT_QUALITIES: [u8; 6] = [60, 70, 75, 80, 85, 90];
+
+/// Aspect ratios (width:height) an unsigned transform URL with both sides may have by
+/// default: the common photo, video and social formats, landscape and portrait.
+pub const DEFAULT_RATIOS: [(u32, u32); 14] = [
+    (1, 1),
+    (5, 4),
+    (4, 5),
+    (4, 3),
+    (3, 4),
+    (3, 2),
+    (2, 3),
+    (16, 10),
+    (10, 16),
+    (16, 9),
+    (9, 16),
+    (2, 1),
+    (1, 2),
+    (21, 9),
+];
 
 impl Default for CdnConfig {
     fn default() -> Self {
@@ -95,6 +118,7 @@ impl Default for CdnConfig {
             preload_concurrency: 8,
             allowed_widths: DEFAULT_WIDTHS.to_vec(),
             allowed_qualities: DEFAULT_QUALITIES.to_vec(),
+            allowed_ratios: DEFAULT_RATIOS.to_vec(),
             signing_keys: Vec::new(),
         }
     }
@@ -135,6 +159,24 @@ fn list<T: std::str::FromStr>(variable: &'static str, value: &str, what: &str) -
         .map(str::trim)
         .filter(|s| !s.is_empty())
         .map(|s| parse(variable, s, what))
+        .collect()
+}
+
+/// `16:9, 4:3` -> `[(16, 9), (4, 3)]`.
+fn ratios(variable: &'static str, value: &str) -> Result<Vec<(u32, u32)>> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| {
+            let (w, h) = s
+                .split_once(':')
+                .ok_or_else(|| bad(variable, value, "expected W:H ratios like 16:9,4:3"))?;
+            Ok((
+                parse(variable, w.trim(), "W:H ratios like 16:9")?,
+                parse(variable, h.trim(), "W:H ratios like 16:9")?,
+            ))
+        })
         .collect()
 }
 
@@ -214,6 +256,9 @@ impl CdnConfig {
                 &v,
                 "comma-separated qualities 1..=100",
             )?;
+        }
+        if let Some(v) = var(&get, "CDN_IMAGE_RATIOS") {
+            c.allowed_ratios = ratios("CDN_IMAGE_RATIOS", &v)?;
         }
         if let Some(v) = var(&get, "CDN_SIGNING_KEYS") {
             c.signing_keys = v
@@ -322,7 +367,7 @@ impl CdnConfig {
             return Err(bad(
                 "CDN_IMAGE_WIDTHS",
                 &format!("{:?}", self.allowed_widths),
-                "need widths in 1..=16384 (what the origin's transform parser accepts)",
+                "need widths in 1..=16383 (what the origin's transform parser accepts)",
             ));
         }
         if self.allowed_qualities.is_empty()
@@ -335,6 +380,18 @@ impl CdnConfig {
                 "CDN_IMAGE_QUALITIES",
                 &format!("{:?}", self.allowed_qualities),
                 "need qualities in 1..=100",
+            ));
+        }
+        if self.allowed_ratios.is_empty()
+            || self
+                .allowed_ratios
+                .iter()
+                .any(|&(w, h)| !(1..=100).contains(&w) || !(1..=100).contains(&h))
+        {
+            return Err(bad(
+                "CDN_IMAGE_RATIOS",
+                &format!("{:?}", self.allowed_ratios),
+                "need W:H ratios with both sides in 1..=100, like 16:9",
             ));
         }
         if self.signing_keys.iter().any(|k| k.len() < 16) {
@@ -385,6 +442,7 @@ mod tests {
             ("CDN_CACHE_TTL", "31536000"),
             ("VITE_CDN_RETRY_ATTEMPTS", "5"),
             ("CDN_IMAGE_WIDTHS", "100, 200"),
+            ("CDN_IMAGE_RATIOS", "16:9, 1:1"),
         ]))
         .unwrap();
         assert!(!c.enabled);
@@ -392,6 +450,7 @@ mod tests {
         assert_eq!(c.cache_ttl, Duration::from_secs(31_536_000));
         assert_eq!(c.retry_attempts, 5);
         assert_eq!(c.allowed_widths, [100, 200]);
+        assert_eq!(c.allowed_ratios, [(16, 9), (1, 1)]);
     }
 
     /// Values this large used to panic later (moka's TTL limit, `Instant + Duration`).
@@ -423,6 +482,8 @@ mod tests {
             ("CDN_IMAGE_QUALITIES", "0"),
             ("CDN_SIGNING_KEYS", "short"),
             ("CDN_IMAGE_WIDTHS", "100,20000"),
+            ("CDN_IMAGE_RATIOS", "16/9"),
+            ("CDN_IMAGE_RATIOS", "0:1"),
             ("CDN_MAX_ASSET_BYTES", "0"),
         ] {
             let err = CdnConfig::from_lookup(lookup(&[(name, value)]))

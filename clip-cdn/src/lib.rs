@@ -37,7 +37,7 @@ mod url_path;
 
 pub use breaker::BreakerState;
 pub use cdn::{Asset, Cdn};
-pub use config::{CdnConfig, DEFAULT_QUALITIES, DEFAULT_WIDTHS};
+pub use config::{CdnConfig, DEFAULT_QUALITIES, DEFAULT_RATIOS, DEFAULT_WIDTHS};
 pub use error::{Error, Result};
 pub use image_url::ImageUrl;
 pub use manifest::{Manifest, ManifestEntry, content_hash};

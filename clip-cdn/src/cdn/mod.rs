@@ -16,10 +16,10 @@ use crate::breaker::{BreakerState, Breakers};
 use crate::config::CdnConfig;
 use crate::error::{Error, Result};
 use crate::image_url::ImageUrl;
-use crate::manifest::{Manifest, normalize};
+use crate::manifest::Manifest;
 use crate::stats::{CdnStats, Counters, PreloadReport, Source};
 use crate::transform::{self, TransformRequest};
-use crate::url_path::{encode_path, has_dot_segment};
+use crate::url_path::{decode_path, encode_path, has_dot_segment, normalize};
 
 mod sources;
 
@@ -51,6 +51,8 @@ type InFlight = Shared<BoxFuture<'static, Result<Asset>>>;
 
 struct Inner {
     config: CdnConfig,
+    /// `config.allowed_widths` sorted and deduplicated, for srcsets and snapping.
+    widths: Vec<u32>,
     cdn_host: Option<String>,
     origin_host: Option<String>,
     manifest: RwLock<Arc<Manifest>>,
@@ -107,7 +109,11 @@ impl Cdn {
             .time_to_live(config.cache_ttl)
             .support_invalidation_closures()
             .build();
+        let mut widths = config.allowed_widths.clone();
+        widths.sort_unstable();
+        widths.dedup();
         let inner = Inner {
+            widths,
             cdn_host: host_of(&config.base_url),
             origin_host: host_of(&config.origin_url),
             manifest: RwLock::new(Arc::new(Manifest::new())),
@@ -178,6 +184,11 @@ impl Cdn {
         }
     }
 
+    /// The allowed widths, ascending, each once.
+    pub(crate) fn sorted_widths(&self) -> &[u32] {
+        &self.inner.widths
+    }
+
     pub(crate) fn origin_base(&self) -> &str {
         self.inner.config.origin_url.as_deref().unwrap_or("")
     }
@@ -203,13 +214,27 @@ impl Cdn {
         ImageUrl::new(self, path)
     }
 
-    /// Origin side of transform URLs: parses the query of a request for `path` and accepts
-    /// it when it carries a valid signature or stays within the allow-lists.
+    /// Origin side of transform URLs: accepts the query of a request for `path` only when
+    /// it is exactly what [`Cdn::image`] writes for it today: canonical spelling (known
+    /// parameters, once each, in order, values as written), `v` equal to the manifest's
+    /// version (absent when the manifest does not list the path), and a valid signature
+    /// when signing keys are set (unsigned queries are then refused), or within the
+    /// allow-lists when they are not. Anything else is an error naming the problem
+    /// ([`Error::http_status`] maps it to 400, a signature failure to 403).
+    ///
+    /// Call it before reading the source: a refused query costs no I/O.
     pub fn verify_transform(&self, path: &str, query: &str) -> Result<TransformRequest> {
         let request = transform::parse_query(query)?;
+        let path = normalize(path);
+        // The request path arrives percent-encoded (`/my%20photo.jpg`); the manifest lists
+        // the file's own name.
+        let manifest = self.manifest();
+        let current = manifest
+            .version(&path)
+            .or_else(|| decode_path(&path).and_then(|decoded| manifest.version(&decoded)));
+        transform::check_version(&path, &request, current)?;
         // Signatures cover the path as it is written in the URL (percent-encoded).
-        let path = encode_path(&normalize(path));
-        transform::check(&self.inner.config, &path, query, &request)?;
+        transform::check(&self.inner.config, &encode_path(&path), &request)?;
         Ok(request)
     }
 

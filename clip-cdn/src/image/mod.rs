@@ -19,9 +19,9 @@ mod blocking;
 mod color;
 mod decode;
 mod encode;
-mod geometry;
+pub(crate) mod geometry;
 mod pixels;
-mod probe;
+pub(crate) mod probe;
 mod resize;
 mod simd;
 
@@ -246,6 +246,17 @@ pub fn optimize(bytes: &[u8], options: &ImageOptions) -> Result<Optimized> {
         format: options.format,
         width: resized.width,
         height: resized.height,
+    })
+}
+
+/// The upright (EXIF-oriented) size of an image, from its header alone; `None` when the
+/// bytes are not an image the optimizer reads.
+pub(crate) fn upright_size(bytes: &[u8]) -> Option<(u32, u32)> {
+    let header = probe::probe(bytes).ok()?;
+    Some(if header.orientation >= 5 {
+        (header.height, header.width)
+    } else {
+        (header.width, header.height)
     })
 }
 

@@ -15,6 +15,9 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Response, StatusCode, Uri};
 
+pub mod html;
+pub mod images;
+
 /// What the origin does for a path: fail a number of times first, answer slowly, or 404.
 #[derive(Clone, Default)]
 pub struct Behaviour {
