@@ -35,6 +35,41 @@ pub enum Error {
         /// The limit in force.
         limit: u64,
     },
+    /// Decoding and re-encoding the image would need more memory than the per-image
+    /// limit; refused from the header, before decoding.
+    #[error(
+        "image needs about {} MiB to decode and encode, above the per-image limit of {} MiB: \
+         downscale it before upload or raise ImageOptions::max_memory",
+        needed.div_ceil(1 << 20),
+        limit / (1 << 20)
+    )]
+    OverBudget {
+        /// Estimated peak bytes of the job (decoder buffers, bitmaps, encoder).
+        needed: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// A JPEG with more scans than any encoder writes: each scan is a pass over the whole
+    /// image, so thousands of them make a small file take minutes (libjpeg-turbo LJT-01-003).
+    #[error(
+        "JPEG has {scans} scans, above the limit of {limit}: re-encode it (a progressive JPEG has about 10)"
+    )]
+    TooManyScans {
+        /// Start-of-scan markers in the file.
+        scans: u32,
+        /// The limit (`image::MAX_JPEG_SCANS`).
+        limit: u32,
+    },
+    /// The optimizer's queue is full: the job was refused at once, without waiting.
+    #[error(
+        "image optimizer busy: {running} images in work and {queued} waiting (the most it queues): retry shortly"
+    )]
+    Busy {
+        /// Jobs running.
+        running: usize,
+        /// Jobs waiting for a slot.
+        queued: usize,
+    },
     /// The options ask for something impossible.
     #[error("invalid image options: {0}")]
     InvalidOptions(String),
@@ -112,7 +147,9 @@ impl Error {
         match self {
             Error::BadTransform(_) | Error::NotAllowed(_) | Error::BadPath { .. } => 400,
             Error::BadSignature => 403,
-            Error::TooLarge { .. } => 413,
+            Error::TooLarge { .. } | Error::OverBudget { .. } => 413,
+            Error::TooManyScans { .. } => 422,
+            Error::Busy { .. } => 503,
             Error::EmptyInput | Error::UnknownFormat | Error::Corrupt { .. } => 422,
             Error::InvalidOptions(_) | Error::Encode { .. } => 422,
             Error::WorkerStopped(_) => 503,
