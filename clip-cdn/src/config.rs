@@ -45,6 +45,14 @@ pub struct CdnConfig {
     pub breaker_failures: u32,
     /// `CDN_BREAKER_COOLDOWN_MS` (30000): how long an open circuit rejects before one probe.
     pub breaker_cooldown: Duration,
+    /// `CDN_HEALTH_INTERVAL_MS` (10000; 0: off): how often the background probe asks the
+    /// CDN for [`health_path`](CdnConfig::health_path), feeding its circuit even when the
+    /// application only builds URLs. It starts with `Cdn::new` inside a tokio runtime, or
+    /// with [`Cdn::spawn_health_probe`](crate::Cdn::spawn_health_probe).
+    pub health_interval: Duration,
+    /// `CDN_HEALTH_PATH` (none): the asset the probe asks for; without it, the manifest's
+    /// first critical asset, else its first asset (no manifest, no probe).
+    pub health_path: Option<String>,
     /// `CDN_COALESCE_TIMEOUT_MS` (10000): how long a caller waits on a fetch already in flight.
     pub coalesce_timeout: Duration,
     /// `CDN_PRELOAD_CONCURRENCY` (8): parallel fetches during preload.
@@ -114,6 +122,8 @@ impl Default for CdnConfig {
             retry_max: Duration::from_millis(2_000),
             breaker_failures: 5,
             breaker_cooldown: Duration::from_millis(30_000),
+            health_interval: Duration::from_millis(10_000),
+            health_path: None,
             coalesce_timeout: Duration::from_millis(10_000),
             preload_concurrency: 8,
             allowed_widths: DEFAULT_WIDTHS.to_vec(),
@@ -241,6 +251,12 @@ impl CdnConfig {
         if let Some(v) = var(&get, "CDN_BREAKER_COOLDOWN_MS") {
             c.breaker_cooldown = ms("CDN_BREAKER_COOLDOWN_MS", &v)?;
         }
+        if let Some(v) = var(&get, "CDN_HEALTH_INTERVAL_MS") {
+            c.health_interval = ms("CDN_HEALTH_INTERVAL_MS", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_HEALTH_PATH") {
+            c.health_path = (!v.is_empty()).then_some(v);
+        }
         if let Some(v) = var(&get, "CDN_COALESCE_TIMEOUT_MS") {
             c.coalesce_timeout = ms("CDN_COALESCE_TIMEOUT_MS", &v)?;
         }
@@ -324,6 +340,7 @@ impl CdnConfig {
             ("CDN_RETRY_BASE_MS", self.retry_base, MAX_TIMING),
             ("CDN_RETRY_MAX_MS", self.retry_max, MAX_TIMING),
             ("CDN_BREAKER_COOLDOWN_MS", self.breaker_cooldown, MAX_TIMING),
+            ("CDN_HEALTH_INTERVAL_MS", self.health_interval, MAX_TIMING),
             ("CDN_COALESCE_TIMEOUT_MS", self.coalesce_timeout, MAX_TIMING),
         ];
         for (variable, d, max) in bounded {

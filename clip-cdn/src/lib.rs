@@ -18,7 +18,8 @@
 //!   hash, on the CDN while it is enabled and healthy, on the origin otherwise; image
 //!   transform URLs are signed (HMAC-SHA256) or limited to allow-lists.
 //! - [`Cdn::fetch`] gets bytes: memory cache, then CDN -> origin -> local directory, with
-//!   retries, per-host circuit breakers and coalesced misses.
+//!   retries, a circuit breaker per source (fed by fetches and a background health
+//!   probe) and coalesced misses.
 //! - [`image::optimize`] resizes and re-encodes images.
 #![warn(missing_docs)]
 

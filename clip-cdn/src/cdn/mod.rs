@@ -3,7 +3,7 @@
 //! concurrent misses share one fetch.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -12,7 +12,7 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::stream::{self, StreamExt};
 use moka::future::Cache;
 
-use crate::breaker::{BreakerState, Breakers};
+use crate::breaker::{Breaker, BreakerState};
 use crate::config::CdnConfig;
 use crate::error::{Error, Result};
 use crate::image_url::ImageUrl;
@@ -21,6 +21,7 @@ use crate::stats::{CdnStats, Counters, PreloadReport, Source};
 use crate::transform::{self, TransformRequest};
 use crate::url_path::{decode_path, encode_path, has_dot_segment, normalize};
 
+mod health;
 mod sources;
 
 /// A fetched asset.
@@ -53,8 +54,10 @@ struct Inner {
     config: CdnConfig,
     /// `config.allowed_widths` sorted and deduplicated, for srcsets and snapping.
     widths: Vec<u32>,
-    cdn_host: Option<String>,
-    origin_host: Option<String>,
+    /// The CDN's circuit, when `CDN_BASE_URL` is set (and the CDN enabled).
+    cdn_breaker: Option<Breaker>,
+    /// The origin's circuit, when `CDN_ORIGIN_URL` is set.
+    origin_breaker: Option<Breaker>,
     manifest: RwLock<Arc<Manifest>>,
     cache: Cache<Key, Asset>,
     /// Fetches under way, each tagged with its id so only its own task removes it.
@@ -63,7 +66,8 @@ struct Inner {
     /// Bumped by every invalidation: a fetch that started before one does not fill the cache.
     generation: AtomicU64,
     http: reqwest::Client,
-    breakers: Breakers,
+    /// Set once the background health probe runs, so it never runs twice.
+    probe_started: AtomicBool,
     counters: Counters,
     last_preload: Mutex<Option<PreloadReport>>,
 }
@@ -82,8 +86,8 @@ impl std::fmt::Debug for Cdn {
     }
 }
 
-fn host_of(url: &Option<String>) -> Option<String> {
-    let url = reqwest::Url::parse(url.as_deref()?).ok()?;
+fn host_of(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
     Some(format!(
         "{}:{}",
         url.host_str()?,
@@ -91,8 +95,21 @@ fn host_of(url: &Option<String>) -> Option<String> {
     ))
 }
 
+/// A breaker for a source at `base`, when there is one.
+fn breaker(source: Source, base: Option<&String>, config: &CdnConfig) -> Option<Breaker> {
+    let host = host_of(base?)?;
+    Some(Breaker::new(
+        source,
+        host,
+        config.breaker_failures,
+        config.breaker_cooldown,
+    ))
+}
+
 impl Cdn {
-    /// Builds the manager from a validated config. Needs no runtime until `fetch`.
+    /// Builds the manager from a validated config. Needs no runtime until `fetch`; inside
+    /// one it also starts the CDN's background health probe
+    /// ([`spawn_health_probe`](Cdn::spawn_health_probe)).
     pub fn new(config: CdnConfig) -> Result<Cdn> {
         config.validate()?;
         let http = reqwest::Client::builder()
@@ -114,22 +131,28 @@ impl Cdn {
         widths.dedup();
         let inner = Inner {
             widths,
-            cdn_host: host_of(&config.base_url),
-            origin_host: host_of(&config.origin_url),
+            cdn_breaker: breaker(
+                Source::Cdn,
+                config.base_url.as_ref().filter(|_| config.enabled),
+                &config,
+            ),
+            origin_breaker: breaker(Source::Origin, config.origin_url.as_ref(), &config),
             manifest: RwLock::new(Arc::new(Manifest::new())),
             cache,
             in_flight: Mutex::new(HashMap::new()),
             next_fetch_id: AtomicU64::new(0),
             generation: AtomicU64::new(0),
             http,
-            breakers: Breakers::new(config.breaker_failures, config.breaker_cooldown),
+            probe_started: AtomicBool::new(false),
             counters: Counters::new(),
             last_preload: Mutex::new(None),
             config,
         };
-        Ok(Cdn {
+        let cdn = Cdn {
             inner: Arc::new(inner),
-        })
+        };
+        cdn.spawn_health_probe();
+        Ok(cdn)
     }
 
     /// The configuration in force.
@@ -166,14 +189,15 @@ impl Cdn {
         changed
     }
 
-    /// Whether the CDN is configured, enabled and its circuit is not open.
+    /// Whether the CDN is configured, enabled and its circuit closed. While it is open
+    /// or half-open (cooldown over, but no probe has succeeded yet) pages get origin URLs.
     pub fn cdn_healthy(&self) -> bool {
         self.inner.config.cdn_active()
             && self
                 .inner
-                .cdn_host
-                .as_deref()
-                .is_none_or(|h| self.inner.breakers.state(h) != BreakerState::Open)
+                .cdn_breaker
+                .as_ref()
+                .is_none_or(|b| b.state() == BreakerState::Closed)
     }
 
     /// Base URL that pages should load from right now.
@@ -327,10 +351,9 @@ impl Cdn {
         }
         report.failed.sort();
         report.elapsed = started.elapsed();
-        metrics::counter!("clip_cdn_preload_assets_total", "result" => "ok")
-            .increment(report.ok as u64);
-        metrics::counter!("clip_cdn_preload_assets_total", "result" => "failed")
-            .increment(report.failed.len() as u64);
+        self.inner
+            .counters
+            .preloaded(report.ok, report.failed.len());
         *self
             .inner
             .last_preload
@@ -407,7 +430,11 @@ impl Cdn {
             failed_assets: to_origin + to_local,
             unavailable: c.unavailable.load(Relaxed),
             retries: c.retries.load(Relaxed),
-            breakers: self.inner.breakers.all(),
+            breakers: [&self.inner.cdn_breaker, &self.inner.origin_breaker]
+                .into_iter()
+                .flatten()
+                .map(|b| (b.host().to_owned(), b.state()))
+                .collect(),
             last_preload: self
                 .inner
                 .last_preload
