@@ -1,14 +1,16 @@
-//! `CdnConfig`: the guide's `CDN_*` variables (with or without the `VITE_` prefix), their
-//! defaults, and the settings the guide leaves implicit (origin, local directory, retry
-//! timing, circuit breaker, cache size, transform allow-lists and signing keys).
+//! `CdnConfig`: the `CDN_*` variables (with or without the `VITE_` prefix, secrets
+//! without it only), their defaults, and the settings the product's defaults leave
+//! implicit (origin, local directory, retry timing, circuit breaker, health probe, memory
+//! bounds, transform allow-lists and signing keys).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result};
 
-/// Everything the [`Cdn`](crate::Cdn) needs. `Default` is the guide's defaults.
-#[derive(Debug, Clone, PartialEq)]
+/// Everything the [`Cdn`](crate::Cdn) needs. `Default` is the product's defaults.
+/// `Debug` shows everything but the signing keys (only how many there are).
+#[derive(Clone, PartialEq)]
 pub struct CdnConfig {
     /// `CDN_ENABLED` (true): serve from the CDN; when false every URL points at the origin.
     pub enabled: bool,
@@ -33,7 +35,11 @@ pub struct CdnConfig {
     /// `CDN_MAX_ASSET_BYTES` (67108864 = 64 MiB): largest body one fetch reads (HTTP or
     /// local file); a bigger asset fails that source instead of filling memory.
     pub max_asset_bytes: u64,
-    /// `CDN_REQUEST_TIMEOUT_MS` (5000): one HTTP attempt.
+    /// `CDN_MAX_INFLIGHT_BYTES` (268435456 = 256 MiB): bodies being read by all fetches
+    /// together; a fetch waits for room (until its deadline). At least `max_asset_bytes`.
+    pub max_inflight_bytes: u64,
+    /// `CDN_REQUEST_TIMEOUT_MS` (5000): how long one HTTP attempt waits for the response
+    /// headers (time to first byte); the body then has until `fetch_deadline`.
     pub request_timeout: Duration,
     /// `CDN_FETCH_DEADLINE_MS` (15000): all attempts against one source, backoff included.
     pub fetch_deadline: Duration,
@@ -116,6 +122,7 @@ impl Default for CdnConfig {
             local_dir: None,
             cache_max_bytes: 256 * 1024 * 1024,
             max_asset_bytes: 64 * 1024 * 1024,
+            max_inflight_bytes: 256 * 1024 * 1024,
             request_timeout: Duration::from_millis(5_000),
             fetch_deadline: Duration::from_millis(15_000),
             retry_base: Duration::from_millis(100),
@@ -134,11 +141,94 @@ impl Default for CdnConfig {
     }
 }
 
+impl std::fmt::Debug for CdnConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Destructured so that a new field cannot be forgotten here.
+        let CdnConfig {
+            enabled,
+            base_url,
+            cache_ttl,
+            retry_attempts,
+            preload_critical,
+            image_optimization,
+            origin_url,
+            local_dir,
+            cache_max_bytes,
+            max_asset_bytes,
+            max_inflight_bytes,
+            request_timeout,
+            fetch_deadline,
+            retry_base,
+            retry_max,
+            breaker_failures,
+            breaker_cooldown,
+            health_interval,
+            health_path,
+            coalesce_timeout,
+            preload_concurrency,
+            allowed_widths,
+            allowed_qualities,
+            allowed_ratios,
+            signing_keys,
+        } = self;
+        f.debug_struct("CdnConfig")
+            .field("enabled", enabled)
+            .field("base_url", base_url)
+            .field("cache_ttl", cache_ttl)
+            .field("retry_attempts", retry_attempts)
+            .field("preload_critical", preload_critical)
+            .field("image_optimization", image_optimization)
+            .field("origin_url", origin_url)
+            .field("local_dir", local_dir)
+            .field("cache_max_bytes", cache_max_bytes)
+            .field("max_asset_bytes", max_asset_bytes)
+            .field("max_inflight_bytes", max_inflight_bytes)
+            .field("request_timeout", request_timeout)
+            .field("fetch_deadline", fetch_deadline)
+            .field("retry_base", retry_base)
+            .field("retry_max", retry_max)
+            .field("breaker_failures", breaker_failures)
+            .field("breaker_cooldown", breaker_cooldown)
+            .field("health_interval", health_interval)
+            .field("health_path", health_path)
+            .field("coalesce_timeout", coalesce_timeout)
+            .field("preload_concurrency", preload_concurrency)
+            .field("allowed_widths", allowed_widths)
+            .field("allowed_qualities", allowed_qualities)
+            .field("allowed_ratios", allowed_ratios)
+            .field(
+                "signing_keys",
+                &format_args!("<{} keys, redacted>", signing_keys.len()),
+            )
+            .finish()
+    }
+}
+
 /// Reads `NAME` or `VITE_NAME` through `get` (unprefixed wins).
 fn var(get: &impl Fn(&str) -> Option<String>, name: &str) -> Option<String> {
     get(name)
         .or_else(|| get(&format!("VITE_{name}")))
         .map(|v| v.trim().to_owned())
+}
+
+/// Reads a secret: `NAME` only. `VITE_NAME` is refused: Vite inlines every `VITE_*`
+/// variable into the JavaScript it bundles, so a secret there is already public.
+fn secret(
+    get: &impl Fn(&str) -> Option<String>,
+    name: &'static str,
+    vite: &'static str,
+) -> Result<Option<String>> {
+    if get(vite).is_some() {
+        return Err(bad(
+            vite,
+            "<redacted>",
+            &format!(
+                "secrets are never read from VITE_ variables (Vite bundles them into public \
+                 JavaScript): rename it {name}, and rotate the key if a bundle was built with it"
+            ),
+        ));
+    }
+    Ok(get(name).map(|v| v.trim().to_owned()))
 }
 
 fn bad(variable: &'static str, value: &str, reason: &str) -> Error {
@@ -233,6 +323,9 @@ impl CdnConfig {
         if let Some(v) = var(&get, "CDN_MAX_ASSET_BYTES") {
             c.max_asset_bytes = parse("CDN_MAX_ASSET_BYTES", &v, "bytes")?;
         }
+        if let Some(v) = var(&get, "CDN_MAX_INFLIGHT_BYTES") {
+            c.max_inflight_bytes = parse("CDN_MAX_INFLIGHT_BYTES", &v, "bytes")?;
+        }
         if let Some(v) = var(&get, "CDN_REQUEST_TIMEOUT_MS") {
             c.request_timeout = ms("CDN_REQUEST_TIMEOUT_MS", &v)?;
         }
@@ -276,14 +369,16 @@ impl CdnConfig {
         if let Some(v) = var(&get, "CDN_IMAGE_RATIOS") {
             c.allowed_ratios = ratios("CDN_IMAGE_RATIOS", &v)?;
         }
-        if let Some(v) = var(&get, "CDN_SIGNING_KEYS") {
+        let keys = secret(&get, "CDN_SIGNING_KEYS", "VITE_CDN_SIGNING_KEYS")?;
+        let keys_file = secret(&get, "CDN_SIGNING_KEYS_FILE", "VITE_CDN_SIGNING_KEYS_FILE")?;
+        if let Some(v) = keys {
             c.signing_keys = v
                 .split(',')
                 .map(str::trim)
                 .filter(|k| !k.is_empty())
                 .map(String::from)
                 .collect();
-        } else if let Some(path) = var(&get, "CDN_SIGNING_KEYS_FILE") {
+        } else if let Some(path) = keys_file {
             let text = std::fs::read_to_string(&path).map_err(|e| {
                 bad(
                     "CDN_SIGNING_KEYS_FILE",
@@ -310,6 +405,13 @@ impl CdnConfig {
         ] {
             if let Some(url) = url {
                 match reqwest::Url::parse(url) {
+                    Ok(u) if u.query().is_some() || u.fragment().is_some() => {
+                        return Err(bad(
+                            variable,
+                            url,
+                            "a base URL takes no query or fragment: asset paths are appended to it",
+                        ));
+                    }
                     Ok(u) if matches!(u.scheme(), "http" | "https") && u.host().is_some() => {}
                     _ => {
                         return Err(bad(
@@ -354,6 +456,13 @@ impl CdnConfig {
         }
         if self.max_asset_bytes == 0 {
             return Err(bad("CDN_MAX_ASSET_BYTES", "0", "must be at least 1"));
+        }
+        if self.max_inflight_bytes < self.max_asset_bytes {
+            return Err(bad(
+                "CDN_MAX_INFLIGHT_BYTES",
+                &self.max_inflight_bytes.to_string(),
+                "must be at least CDN_MAX_ASSET_BYTES (the largest asset must fit)",
+            ));
         }
         if self.retry_base > self.retry_max {
             return Err(bad(
@@ -488,6 +597,55 @@ mod tests {
         }
         let c = CdnConfig::from_lookup(lookup(&[("CDN_CACHE_TTL", "315360000")])).unwrap();
         assert!(crate::Cdn::new(c).is_ok(), "ten years is accepted");
+    }
+
+    /// Vite inlines every VITE_* variable into the public JavaScript bundle: a signing key
+    /// there is published. It is refused, loudly, rather than used or silently ignored.
+    #[test]
+    fn signing_keys_are_never_read_from_vite_variables() {
+        let key_file = std::env::temp_dir().join(format!("clip-cdn-keys-{}", std::process::id()));
+        std::fs::write(&key_file, "from-a-file-0123456789").unwrap();
+        for name in ["VITE_CDN_SIGNING_KEYS", "VITE_CDN_SIGNING_KEYS_FILE"] {
+            let value = if name.ends_with("_FILE") {
+                key_file.display().to_string()
+            } else {
+                "leaked-key-0123456789".to_owned()
+            };
+            match CdnConfig::from_lookup(lookup(&[(name, &value)])) {
+                Err(Error::Config { variable, .. }) => assert_eq!(variable, name),
+                other => panic!("{name}: expected a configuration error, got {other:?}"),
+            }
+        }
+        let c = CdnConfig::from_lookup(lookup(&[(
+            "CDN_SIGNING_KEYS_FILE",
+            &key_file.display().to_string(),
+        )]))
+        .unwrap();
+        assert_eq!(c.signing_keys, ["from-a-file-0123456789"]);
+        std::fs::remove_file(key_file).unwrap();
+    }
+
+    /// `Cdn::config()` is public and configs get logged: the keys must not be in `Debug`.
+    #[test]
+    fn debug_redacts_the_signing_keys() {
+        let c = CdnConfig {
+            signing_keys: vec![
+                "secret-key-0123456789".into(),
+                "older-key-0123456789".into(),
+            ],
+            base_url: Some("https://cdn.example.com".into()),
+            ..CdnConfig::default()
+        };
+        let shown = format!("{c:?} {c:#?} {:?}", crate::Cdn::new(c.clone()).unwrap());
+        assert!(
+            !shown.contains("secret-key") && !shown.contains("older-key"),
+            "{shown}"
+        );
+        assert!(
+            shown.contains("https://cdn.example.com"),
+            "the rest is shown: {shown}"
+        );
+        assert!(shown.contains("2 keys"), "{shown}");
     }
 
     #[test]

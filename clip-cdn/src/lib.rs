@@ -29,6 +29,7 @@ mod config;
 mod error;
 pub mod image;
 mod image_url;
+mod inflight;
 mod manifest;
 mod retry;
 mod sign;

@@ -12,6 +12,7 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 
 use crate::config::CdnConfig;
+use crate::inflight::InflightBytes;
 
 /// A fetched body and its content type.
 pub(crate) struct Body {
@@ -43,21 +44,36 @@ enum Attempt {
 }
 
 /// Reads the body, giving up as soon as it grows past `limit` bytes (a declared
-/// `Content-Length` above it is refused before reading anything).
+/// `Content-Length` above it is refused before reading anything), within the in-flight
+/// byte budget (reserved before the bytes are buffered; waits for room until `deadline`).
 async fn read_body(
     mut response: reqwest::Response,
     url: &str,
     limit: u64,
+    budget: &InflightBytes,
+    deadline: Instant,
 ) -> Result<Bytes, Attempt> {
-    let too_big = |n: u64| Attempt::Fail {
-        message: format!(
-            "GET {url}: body of {n} bytes or more is above CDN_MAX_ASSET_BYTES={limit}"
-        ),
+    let fail = |message: String| Attempt::Fail {
+        message,
         status: None,
+    };
+    let too_big = |n: u64| {
+        fail(format!(
+            "GET {url}: body of {n} bytes or more is above CDN_MAX_ASSET_BYTES={limit}"
+        ))
+    };
+    let no_room = || {
+        fail(format!(
+            "GET {url}: no room in CDN_MAX_INFLIGHT_BYTES before the deadline (too many large fetches at once)"
+        ))
     };
     let declared = response.content_length();
     if let Some(declared) = declared.filter(|&n| n > limit) {
         return Err(too_big(declared));
+    }
+    let mut reserved = budget.reservation();
+    if !reserved.cover(declared.unwrap_or(0), deadline).await {
+        return Err(no_room());
     }
     // Sized once from Content-Length when there is one (no doubling copies).
     let mut body = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
@@ -67,6 +83,14 @@ async fn read_body(
                 let len = body.len() as u64 + chunk.len() as u64;
                 if len > limit {
                     return Err(too_big(len));
+                }
+                // Without a length, reserve ahead in 64 KiB steps as the body grows.
+                let ahead = match declared {
+                    Some(_) => len,
+                    None => len.next_multiple_of(64 << 10).min(limit),
+                };
+                if !reserved.cover(ahead, deadline).await {
+                    return Err(no_room());
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -88,9 +112,17 @@ async fn attempt(
     timeout: Duration,
     deadline: Instant,
     limit: u64,
+    budget: &InflightBytes,
 ) -> Attempt {
     let response = match tokio::time::timeout(timeout, client.get(url).send()).await {
         Ok(Ok(r)) => r,
+        // A redirect to another host was refused (see `Cdn::new`): an answer, not an outage.
+        Ok(Err(e)) if e.is_redirect() => {
+            return Attempt::Fail {
+                message: format!("GET {url}: {e}"),
+                status: None,
+            };
+        }
         Ok(Err(e)) => {
             return Attempt::Retry {
                 message: format!("GET {url}: {e}"),
@@ -111,8 +143,8 @@ async fn attempt(
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        return match tokio::time::timeout_at(deadline.into(), read_body(response, url, limit)).await
-        {
+        let body = read_body(response, url, limit, budget, deadline);
+        return match tokio::time::timeout_at(deadline.into(), body).await {
             Ok(Ok(bytes)) => Attempt::Done(Body {
                 bytes,
                 content_type,
@@ -174,6 +206,7 @@ pub(crate) async fn get(
     client: &reqwest::Client,
     url: &str,
     config: &CdnConfig,
+    budget: &InflightBytes,
     on_retry: impl Fn(),
 ) -> Result<Body, Failure> {
     let deadline = Instant::now() + config.fetch_deadline;
@@ -188,18 +221,26 @@ pub(crate) async fn get(
             });
         }
         let timeout = config.request_timeout.min(left);
-        let (message, after) =
-            match attempt(client, url, timeout, deadline, config.max_asset_bytes).await {
-                Attempt::Done(body) => return Ok(body),
-                Attempt::Fail { message, status } => {
-                    return Err(Failure {
-                        message,
-                        unhealthy: false,
-                        status,
-                    });
-                }
-                Attempt::Retry { message, after } => (message, after),
-            };
+        let (message, after) = match attempt(
+            client,
+            url,
+            timeout,
+            deadline,
+            config.max_asset_bytes,
+            budget,
+        )
+        .await
+        {
+            Attempt::Done(body) => return Ok(body),
+            Attempt::Fail { message, status } => {
+                return Err(Failure {
+                    message,
+                    unhealthy: false,
+                    status,
+                });
+            }
+            Attempt::Retry { message, after } => (message, after),
+        };
         let unwell = |message: String| {
             Err(Failure {
                 message,

@@ -84,6 +84,8 @@ pub struct CdnStats {
     pub cache_entries: u64,
     /// Bytes in the memory cache.
     pub cache_bytes: u64,
+    /// Bytes reserved right now by bodies being read (bounded by `CDN_MAX_INFLIGHT_BYTES`).
+    pub inflight_bytes: u64,
 }
 
 /// Atomic counters plus their metric handles (registered once, not per call).

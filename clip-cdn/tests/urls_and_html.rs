@@ -392,3 +392,35 @@ async fn paths_with_spaces_and_commas_make_valid_srcsets() {
         cdn.verify_transform(path, query).unwrap();
     }
 }
+
+/// Base URLs set in code, not only from the environment: a trailing slash does not
+/// double, and a query or fragment (which would swallow the path) is refused.
+#[tokio::test]
+async fn base_urls_from_code_are_normalized_or_refused() {
+    let cdn = cdn_with(CdnConfig {
+        base_url: Some("https://cdn.example.com/".into()),
+        origin_url: Some("https://app.example.com//".into()),
+        ..config()
+    })
+    .await;
+    assert_eq!(
+        cdn.url("/images/thumbnail.jpg"),
+        "https://cdn.example.com/images/thumbnail.jpg?v=abc123"
+    );
+    assert!(
+        cdn.image("/a.jpg")
+            .origin_url()
+            .starts_with("https://app.example.com/a.jpg")
+    );
+    for bad in [
+        "https://cdn.example.com/?x=1",
+        "https://cdn.example.com/#top",
+    ] {
+        let err = Cdn::new(CdnConfig {
+            base_url: Some(bad.into()),
+            ..config()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("CDN_BASE_URL"), "{bad}: {err}");
+    }
+}

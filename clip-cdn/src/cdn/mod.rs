@@ -3,7 +3,10 @@
 //! concurrent misses share one fetch.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -16,6 +19,7 @@ use crate::breaker::{Breaker, BreakerState};
 use crate::config::CdnConfig;
 use crate::error::{Error, Result};
 use crate::image_url::ImageUrl;
+use crate::inflight::InflightBytes;
 use crate::manifest::Manifest;
 use crate::stats::{CdnStats, Counters, PreloadReport, Source};
 use crate::transform::{self, TransformRequest};
@@ -50,6 +54,10 @@ struct Key {
 
 type InFlight = Shared<BoxFuture<'static, Result<Asset>>>;
 
+/// Bytes a cache entry costs besides its path and body (an estimate of `Key`, `Asset` and
+/// moka's per-entry node).
+const ENTRY_OVERHEAD: usize = 256;
+
 struct Inner {
     config: CdnConfig,
     /// `config.allowed_widths` sorted and deduplicated, for srcsets and snapping.
@@ -65,6 +73,11 @@ struct Inner {
     next_fetch_id: AtomicU64,
     /// Bumped by every invalidation: a fetch that started before one does not fill the cache.
     generation: AtomicU64,
+    /// Fills (generation check and insert) hold it shared, invalidations exclusively: an
+    /// invalidation waits for inserts under way, and no fill from before it lands after it.
+    fill_lock: tokio::sync::RwLock<()>,
+    /// Bytes being read by all fetches together.
+    inflight: InflightBytes,
     http: reqwest::Client,
     /// Set once the background health probe runs, so it never runs twice.
     probe_started: AtomicBool,
@@ -95,6 +108,28 @@ fn host_of(url: &str) -> Option<String> {
     ))
 }
 
+/// Follows redirects only within the host (scheme, host and port) the request went to:
+/// a source's open redirect must not turn `fetch(path)` into a request to another host
+/// (a metadata service, an internal port), whose answer would be cached as the asset.
+fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let to = attempt.url();
+        let same = attempt.previous().first().is_some_and(|from| {
+            from.scheme() == to.scheme()
+                && from.host_str() == to.host_str()
+                && from.port_or_known_default() == to.port_or_known_default()
+        });
+        if attempt.previous().len() > 5 {
+            attempt.error("more than 5 redirects")
+        } else if same {
+            attempt.follow()
+        } else {
+            let refused = format!("redirect to another host refused: {to}");
+            attempt.error(refused)
+        }
+    })
+}
+
 /// A breaker for a source at `base`, when there is one.
 fn breaker(source: Source, base: Option<&String>, config: &CdnConfig) -> Option<Breaker> {
     let host = host_of(base?)?;
@@ -110,10 +145,19 @@ impl Cdn {
     /// Builds the manager from a validated config. Needs no runtime until `fetch`; inside
     /// one it also starts the CDN's background health probe
     /// ([`spawn_health_probe`](Cdn::spawn_health_probe)).
-    pub fn new(config: CdnConfig) -> Result<Cdn> {
+    pub fn new(mut config: CdnConfig) -> Result<Cdn> {
         config.validate()?;
+        // Paths start with '/': a base ending in one would double it.
+        for url in [&mut config.base_url, &mut config.origin_url]
+            .into_iter()
+            .flatten()
+        {
+            url.truncate(url.trim_end_matches('/').len());
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(config.request_timeout)
+            .redirect(same_host_redirects())
+            .user_agent(concat!("clip-cdn/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Config {
                 variable: "CDN_BASE_URL",
@@ -122,9 +166,13 @@ impl Cdn {
             })?;
         let cache = Cache::builder()
             .max_capacity(config.cache_max_bytes)
-            .weigher(|_: &Key, a: &Asset| u32::try_from(a.bytes.len()).unwrap_or(u32::MAX))
+            .weigher(|k: &Key, a: &Asset| {
+                // The body, and what every entry costs besides (key, metadata, moka's own
+                // bookkeeping), so even empty assets are bounded in number.
+                let size = a.bytes.len() + k.path.len() + a.path.len() + ENTRY_OVERHEAD;
+                u32::try_from(size).unwrap_or(u32::MAX)
+            })
             .time_to_live(config.cache_ttl)
-            .support_invalidation_closures()
             .build();
         let mut widths = config.allowed_widths.clone();
         widths.sort_unstable();
@@ -142,6 +190,8 @@ impl Cdn {
             in_flight: Mutex::new(HashMap::new()),
             next_fetch_id: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            fill_lock: tokio::sync::RwLock::new(()),
+            inflight: InflightBytes::new(config.max_inflight_bytes),
             http,
             probe_started: AtomicBool::new(false),
             counters: Counters::new(),
@@ -183,9 +233,14 @@ impl Cdn {
         };
         // Compared with the manifest installed here, not whatever a concurrent call installed since.
         let changed = old.changed_in(&new);
-        for path in &changed {
-            self.invalidate(path).await;
-        }
+        // One pass over the cache; entries of the new versions (warmed by `preload(&new)`
+        // before the switch) stay.
+        let stale: HashMap<String, Option<String>> = changed
+            .iter()
+            .map(|p| (p.clone(), new.version(p).map(str::to_owned)))
+            .collect();
+        self.invalidate_where(move |k| stale.get(&k.path).is_some_and(|v| *v != k.version))
+            .await;
         changed
     }
 
@@ -279,7 +334,12 @@ impl Cdn {
             });
         }
         let version = self.manifest().version(&path).map(str::to_owned);
-        let key = Key { path, version };
+        self.fetch_key(Key { path, version }).await
+    }
+
+    /// The cache, else one shared fetch of `key`.
+    async fn fetch_key(&self, key: Key) -> Result<Asset> {
+        let inner = &self.inner;
         if let Some(mut asset) = inner.cache.get(&key).await {
             inner.counters.hit();
             asset.from_cache = true;
@@ -293,7 +353,15 @@ impl Cdn {
             } else {
                 // The fetch runs as its own task: a caller that gives up does not cancel it for the others.
                 let id = inner.next_fetch_id.fetch_add(1, Relaxed);
-                let task = tokio::spawn(Inner::fetch_and_cache(inner.clone(), key.clone(), id));
+                // Read here, under the in-flight lock that invalidations also take: a
+                // fetch registered before an invalidation carries the older generation.
+                let generation = inner.generation.load(Acquire);
+                let task = tokio::spawn(Inner::fetch_and_cache(
+                    inner.clone(),
+                    key.clone(),
+                    id,
+                    generation,
+                ));
                 let path = key.path.clone();
                 let f = async move {
                     task.await.unwrap_or_else(|e| {
@@ -320,8 +388,9 @@ impl Cdn {
             })
     }
 
-    /// Warms the cache with the critical assets of `manifest` (at most
-    /// `preload_concurrency` at once) and reports what happened.
+    /// Warms the cache with the critical assets of `manifest`, at the versions it lists (at
+    /// most `preload_concurrency` at once), and reports what happened. Call it with a new
+    /// manifest before [`set_manifest`](Cdn::set_manifest): the switch keeps what it warmed.
     pub async fn preload(&self, manifest: &Manifest) -> PreloadReport {
         let started = Instant::now();
         if !self.inner.config.preload_critical {
@@ -330,11 +399,18 @@ impl Cdn {
                 ..PreloadReport::default()
             };
         }
-        let paths: Vec<String> = manifest.critical().map(str::to_owned).collect();
-        let results: Vec<(String, Result<Asset>)> = stream::iter(paths)
-            .map(async |p| {
-                let r = self.fetch(&p).await;
-                (p, r)
+        let keys: Vec<Key> = manifest
+            .critical()
+            .map(|p| Key {
+                path: p.to_owned(),
+                version: manifest.version(p).map(str::to_owned),
+            })
+            .collect();
+        let results: Vec<(String, Result<Asset>)> = stream::iter(keys)
+            .map(async |key| {
+                self.inner.counters.request();
+                let path = key.path.clone();
+                (path, self.fetch_key(key).await)
             })
             .buffer_unordered(self.inner.config.preload_concurrency)
             .collect()
@@ -377,25 +453,31 @@ impl Cdn {
 
     /// Empties the cache.
     pub async fn invalidate_all(&self) {
-        self.inner.generation.fetch_add(1, Relaxed);
-        self.forget_in_flight(|_| true);
-        self.inner.cache.invalidate_all();
-        self.inner.cache.run_pending_tasks().await;
+        self.invalidate_where(|_| true).await;
     }
 
-    async fn invalidate_where(&self, keep_out: impl Fn(&Key) -> bool + Send + Sync + 'static) {
-        self.inner.generation.fetch_add(1, Relaxed);
-        self.forget_in_flight(&keep_out);
-        // Predicates are only refused when closures were not enabled at build time (they are).
-        if self
-            .inner
-            .cache
-            .invalidate_entries_if(move |k, _| keep_out(k))
-            .is_err()
+    /// Drops the cached entries `keep_out` selects. Atomic with fills: when it returns,
+    /// no entry from a fetch that started before it is in the cache, nor will be.
+    async fn invalidate_where(&self, keep_out: impl Fn(&Key) -> bool) {
+        let inner = &self.inner;
         {
-            self.inner.cache.invalidate_all();
+            // Waits for inserts under way; fills from before cannot insert after this.
+            let _no_fills = inner.fill_lock.write().await;
+            inner.generation.fetch_add(1, AcqRel);
+            self.forget_in_flight(&keep_out);
+            // Each entry by its key: exact and immediate (moka's predicates only cover
+            // entries inserted before them, and are applied later).
+            let doomed: Vec<Key> = inner
+                .cache
+                .iter()
+                .filter(|(k, _)| keep_out(k))
+                .map(|(k, _)| Key::clone(&k))
+                .collect();
+            for key in doomed {
+                inner.cache.invalidate(&key).await;
+            }
         }
-        self.inner.cache.run_pending_tasks().await;
+        inner.cache.run_pending_tasks().await;
     }
 
     /// Fetches that started before an invalidation carry the old content: later callers
@@ -443,12 +525,20 @@ impl Cdn {
                 .clone(),
             cache_entries: self.inner.cache.entry_count(),
             cache_bytes: self.inner.cache.weighted_size(),
+            inflight_bytes: self.inner.inflight.in_use(),
         }
     }
 }
 
 impl Inner {
-    async fn fetch_and_cache(self: Arc<Inner>, key: Key, id: u64) -> Result<Asset> {
+    /// One fetch task: reads the sources, then fills the cache unless an invalidation
+    /// came after `generation` (read when the fetch was registered).
+    async fn fetch_and_cache(
+        self: Arc<Inner>,
+        key: Key,
+        id: u64,
+        generation: u64,
+    ) -> Result<Asset> {
         // Removes the in-flight entry however this task ends: finished, panicked, or
         // cancelled by its runtime shutting down. Left behind, the entry would hand every
         // later caller of this key the dead task's error forever.
@@ -457,14 +547,20 @@ impl Inner {
             key: key.clone(),
             id,
         };
-        let generation = self.generation.load(Relaxed);
         let result = self.fetch_uncached(&key).await;
-        if let Ok(asset) = &result
-            && self.generation.load(Relaxed) == generation
-        {
-            self.cache.insert(key.clone(), asset.clone()).await;
-            // Keeps entry_count/weighted_size (stats) current; once per miss, off the hit path.
-            self.cache.run_pending_tasks().await;
+        if let Ok(asset) = &result {
+            let filled = {
+                let _fill = self.fill_lock.read().await;
+                let current = self.generation.load(Acquire) == generation;
+                if current {
+                    self.cache.insert(key.clone(), asset.clone()).await;
+                }
+                current
+            };
+            if filled {
+                // Keeps entry_count/weighted_size (stats) current; once per miss, off the hit path.
+                self.cache.run_pending_tasks().await;
+            }
         }
         result
     }

@@ -11,6 +11,7 @@ use reqwest::StatusCode;
 use super::{Asset, Inner, Key};
 use crate::breaker::Breaker;
 use crate::error::{Error, Result};
+use crate::inflight::InflightBytes;
 use crate::retry;
 use crate::stats::Source;
 use crate::url_path::encode_path;
@@ -71,7 +72,14 @@ impl Inner {
         if let Some(dir) = &self.config.local_dir {
             let started = Instant::now();
             match local_file(dir, &key.path) {
-                Some(file) => match read_limited(&file, self.config.max_asset_bytes).await {
+                Some(file) => match read_limited(
+                    &file,
+                    self.config.max_asset_bytes,
+                    &self.inflight,
+                    started + self.config.fetch_deadline,
+                )
+                .await
+                {
                     Ok(bytes) => {
                         self.counters
                             .served(Source::Local, fell_back, started.elapsed());
@@ -124,7 +132,8 @@ impl Inner {
         breaker: &Breaker,
         url: &str,
     ) -> Result<retry::Body, String> {
-        match retry::get(&self.http, url, &self.config, || self.counters.retry()).await {
+        let retried = || self.counters.retry();
+        match retry::get(&self.http, url, &self.config, &self.inflight, retried).await {
             Ok(body) => {
                 breaker.success();
                 Ok(body)
@@ -162,21 +171,31 @@ fn content_type_of(path: &str) -> Option<String> {
     Some(mime.to_owned())
 }
 
-/// Reads `file` whole unless it is larger than `limit` bytes (checked while reading, so
-/// a file that grows meanwhile is caught too).
-async fn read_limited(file: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+/// Reads `file` whole unless it is larger than `limit` bytes, within the in-flight byte
+/// budget. It reads as many bytes as the file had when opened (one that grows meanwhile
+/// is cut there, never read past what was reserved).
+async fn read_limited(
+    file: &Path,
+    limit: u64,
+    budget: &InflightBytes,
+    deadline: Instant,
+) -> std::io::Result<Vec<u8>> {
     use tokio::io::AsyncReadExt;
-    let mut bytes = Vec::new();
-    tokio::fs::File::open(file)
-        .await?
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .await?;
-    if bytes.len() as u64 > limit {
+    let opened = tokio::fs::File::open(file).await?;
+    let size = opened.metadata().await?.len();
+    if size > limit {
         return Err(std::io::Error::other(format!(
             "larger than CDN_MAX_ASSET_BYTES={limit}"
         )));
     }
+    let mut reserved = budget.reservation();
+    if !reserved.cover(size, deadline).await {
+        return Err(std::io::Error::other(
+            "no room in CDN_MAX_INFLIGHT_BYTES before the deadline",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    opened.take(size).read_to_end(&mut bytes).await?;
     Ok(bytes)
 }
 

@@ -31,6 +31,8 @@ pub struct Behaviour {
     pub streamed_bytes: usize,
     /// Pause between those chunks: a slow body after prompt headers.
     pub chunk_delay: Duration,
+    /// Answer `302 Found` with this `Location`.
+    pub redirect_to: Option<String>,
 }
 
 #[derive(Default)]
@@ -118,6 +120,13 @@ async fn serve(State(state): State<Arc<OriginState>>, uri: Uri) -> Response<Body
         return Response::builder()
             .status(503)
             .body(Body::from("down"))
+            .unwrap();
+    }
+    if let Some(location) = b.redirect_to {
+        return Response::builder()
+            .status(302)
+            .header("location", location)
+            .body(Body::from("moved"))
             .unwrap();
     }
     if b.missing {
