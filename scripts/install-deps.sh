@@ -19,6 +19,8 @@ pg_bindir >/dev/null || need+=(postgresql)
 have pgbouncer || need+=(pgbouncer)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have openssl || need+=(openssl)
+# clip-cdn's browser test loads a page in headless Chromium.
+have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
 # Build-time: mozjpeg-sys assembles libjpeg-turbo's SIMD code with nasm on x86; without it
 # JPEG work is several times slower (clip-cdn's build warns).
 case "$(uname -m)" in x86_64|i?86) have nasm || need+=(nasm) ;; esac

@@ -25,6 +25,11 @@ pub struct CdnConfig {
     /// `CDN_IMAGE_OPTIMIZATION` (true): image URLs carry transform options; when false
     /// [`ImageUrl`](crate::ImageUrl) links the original file.
     pub image_optimization: bool,
+    /// `CDN_INLINE_ONERROR` (true): `to_html` puts the origin fallback in an inline
+    /// `onerror` handler. Turn it off for pages with a strict Content-Security-Policy and
+    /// serve [`FALLBACK_SCRIPT`](crate::FALLBACK_SCRIPT) instead (it reads the
+    /// `data-fallback-src` attribute every image carries).
+    pub inline_onerror: bool,
     /// `CDN_ORIGIN_URL` (none): the application's own base URL, the first fallback.
     /// Without it origin URLs are root-relative (`/images/a.jpg`).
     pub origin_url: Option<String>,
@@ -118,6 +123,7 @@ impl Default for CdnConfig {
             retry_attempts: 3,
             preload_critical: true,
             image_optimization: true,
+            inline_onerror: true,
             origin_url: None,
             local_dir: None,
             cache_max_bytes: 256 * 1024 * 1024,
@@ -151,6 +157,7 @@ impl std::fmt::Debug for CdnConfig {
             retry_attempts,
             preload_critical,
             image_optimization,
+            inline_onerror,
             origin_url,
             local_dir,
             cache_max_bytes,
@@ -178,6 +185,7 @@ impl std::fmt::Debug for CdnConfig {
             .field("retry_attempts", retry_attempts)
             .field("preload_critical", preload_critical)
             .field("image_optimization", image_optimization)
+            .field("inline_onerror", inline_onerror)
             .field("origin_url", origin_url)
             .field("local_dir", local_dir)
             .field("cache_max_bytes", cache_max_bytes)
@@ -310,6 +318,9 @@ impl CdnConfig {
         }
         if let Some(v) = var(&get, "CDN_IMAGE_OPTIMIZATION") {
             c.image_optimization = boolean("CDN_IMAGE_OPTIMIZATION", &v)?;
+        }
+        if let Some(v) = var(&get, "CDN_INLINE_ONERROR") {
+            c.inline_onerror = boolean("CDN_INLINE_ONERROR", &v)?;
         }
         if let Some(v) = var(&get, "CDN_ORIGIN_URL") {
             c.origin_url = (!v.is_empty()).then(|| v.trim_end_matches('/').to_owned());

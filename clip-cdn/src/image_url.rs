@@ -360,6 +360,10 @@ impl<'a> ImageUrl<'a> {
         out.push_str(r#" decoding="async""#);
         let origin = self.origin_url();
         if origin != self.url() {
+            // For FALLBACK_SCRIPT, which a strict CSP allows where it forbids inline handlers.
+            let _ = write!(out, r#" data-fallback-src="{}""#, escape(&origin));
+        }
+        if origin != self.url() && self.cdn.config().inline_onerror {
             let js = format!(
                 "this.onerror=null;if(this.parentNode&&this.parentNode.tagName==='PICTURE'){{this.parentNode.querySelectorAll('source').forEach(function(s){{s.remove()}})}}this.removeAttribute('srcset');this.src='{}'",
                 origin.replace('\\', "\\\\").replace('\'', "\\'")

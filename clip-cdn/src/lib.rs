@@ -31,6 +31,7 @@ pub mod image;
 mod image_url;
 mod inflight;
 mod manifest;
+mod render;
 mod retry;
 mod sign;
 mod stats;
@@ -43,5 +44,13 @@ pub use config::{CdnConfig, DEFAULT_QUALITIES, DEFAULT_RATIOS, DEFAULT_WIDTHS};
 pub use error::{Error, Result};
 pub use image_url::ImageUrl;
 pub use manifest::{Manifest, ManifestEntry, content_hash};
+pub use render::{CACHE_IMMUTABLE, CACHE_UNVERSIONED, Rendition};
 pub use stats::{CdnStats, PreloadReport, Source};
 pub use transform::{Transform, TransformRequest};
+
+/// JavaScript that does what the inline `onerror` of `to_html` does, for pages whose
+/// Content-Security-Policy forbids inline handlers (`script-src 'self'`): serve it from
+/// your origin (e.g. as `/clip-cdn-fallback.js`, `text/javascript`), include it in
+/// `<head>`, and set `CDN_INLINE_ONERROR=false`. It loads a failed image from the origin
+/// URL in its `data-fallback-src` attribute.
+pub const FALLBACK_SCRIPT: &str = include_str!("fallback.js");

@@ -231,9 +231,14 @@ pub(crate) fn signed_message(
 /// Origin side, after [`parse_query`] and [`check_version`]: with signing keys, accepts
 /// only a valid signature; without, accepts only what the allow-lists allow (widths and
 /// qualities from their lists, a height either derived from the width by an allowed
-/// aspect ratio or, alone, from the width list).
+/// aspect ratio or, alone, from the width list). The original itself (no transform, the
+/// plain versioned URL `Cdn::url` writes) needs no signature: it renders nothing, and its
+/// one version is already checked.
 pub(crate) fn check(config: &CdnConfig, path: &str, request: &TransformRequest) -> Result<()> {
     let t = &request.transform;
+    if t.is_identity() && request.signature.is_none() {
+        return Ok(());
+    }
     if !config.signing_keys.is_empty() {
         let signature = request.signature.as_deref().ok_or(Error::BadSignature)?;
         let mut message = String::new();

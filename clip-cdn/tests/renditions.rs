@@ -189,8 +189,74 @@ async fn with_signing_keys_unsigned_queries_are_refused() {
     assert_eq!(http.get(&signed).send().await.unwrap().status(), 200);
     let unsigned = format!("{}/landscape.jpg?w=320&q=85&v={version}", origin.url());
     let response = http.get(&unsigned).send().await.unwrap();
-    assert_ne!(response.status(), 200);
+    assert_eq!(response.status(), 403);
     let body = response.text().await.unwrap();
     assert!(body.contains("signature"), "{body}");
+    // The original at its one versioned URL renders nothing: no signature needed.
+    let original = http.get(cdn.url("/landscape.jpg")).send().await.unwrap();
+    assert_eq!(original.status(), 200);
+    std::fs::remove_dir_all(dir).unwrap();
+}
+
+/// What the origin sends: the rendition's own type, `immutable` only for a URL carrying
+/// the manifest's version (a year in every cache is right only when a new file gets a new
+/// URL), `nosniff`; and a refused query is refused before any file is looked up.
+#[tokio::test]
+async fn the_origin_answers_with_the_right_type_and_cache_lifetime() {
+    let dir = sources();
+    let (cdn, origin) = setup(&dir, &[]).await;
+    // Added after the manifest was built: an upload the manifest does not list.
+    std::fs::copy(photos_dir().join("Garden.jpg"), dir.join("upload.jpg")).unwrap();
+    let http = reqwest::Client::new();
+    let get = async |url: String| {
+        let r = http.get(&url).send().await.unwrap();
+        let header = |name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+                .unwrap_or_default()
+        };
+        let (status, kind, cache, sniff) = (
+            r.status().as_u16(),
+            header("content-type"),
+            header("cache-control"),
+            header("x-content-type-options"),
+        );
+        (status, kind, cache, sniff, r.bytes().await.unwrap())
+    };
+    let immutable = "public, max-age=31536000, immutable";
+
+    let (status, kind, cache, sniff, _) = get(cdn
+        .image("/landscape.jpg")
+        .width(320)
+        .format(Format::WebP)
+        .url())
+    .await;
+    assert_eq!(
+        (status, kind.as_str(), cache.as_str()),
+        (200, "image/webp", immutable)
+    );
+    assert_eq!(sniff, "nosniff");
+
+    // The versioned original, untouched.
+    let original = cdn.url("/landscape.jpg");
+    let (status, kind, cache, _, body) = get(original).await;
+    assert_eq!(
+        (status, kind.as_str(), cache.as_str()),
+        (200, "image/jpeg", immutable)
+    );
+    assert_eq!(body, std::fs::read(dir.join("landscape.jpg")).unwrap());
+
+    // Not in the manifest: no version in its URL, so no year-long promise.
+    let (status, _, cache, _, _) = get(cdn.image("/upload.jpg").width(320).url()).await;
+    assert_eq!(status, 200);
+    assert!(
+        !cache.contains("immutable") && cache.contains("max-age="),
+        "{cache}"
+    );
+
+    // A bad query for a file that does not exist: 400, not 404 (verified first).
+    let (status, ..) = get(format!("{}/nothing.jpg?w=7", origin.url())).await;
+    assert_eq!(status, 400);
     std::fs::remove_dir_all(dir).unwrap();
 }

@@ -270,6 +270,25 @@ async fn html_is_a_lazy_img_with_allowed_srcset_and_origin_fallback() {
         "{}",
         img["onerror"]
     );
+    // The same fallback as data, for FALLBACK_SCRIPT on pages whose CSP forbids inline handlers.
+    assert!(
+        img["data-fallback-src"].starts_with("https://app.example.com/images/thumbnail.jpg?w=300")
+    );
+    let no_inline = cdn_with(CdnConfig {
+        inline_onerror: false,
+        signing_keys: vec![KEY.into()],
+        ..config()
+    })
+    .await;
+    let img = element(
+        &no_inline
+            .image("/images/thumbnail.jpg")
+            .width(300)
+            .to_html(),
+        "img",
+    )
+    .unwrap();
+    assert!(!img.contains_key("onerror") && img.contains_key("data-fallback-src"));
 }
 
 #[tokio::test]

@@ -337,6 +337,18 @@ pub(crate) fn render(bytes: &[u8], options: &ImageOptions, job: Job) -> Result<O
     })
 }
 
+/// The format of an image and its stored size, from its header (the file name does not count).
+pub(crate) fn source_format(bytes: &[u8]) -> Result<(Format, u32, u32)> {
+    let header = probe::probe(bytes)?;
+    let format = match header.format {
+        SourceFormat::Jpeg => Format::Jpeg,
+        SourceFormat::Png => Format::Png,
+        SourceFormat::WebP => Format::WebP,
+        SourceFormat::Gif => Format::Gif,
+    };
+    Ok((format, header.width, header.height))
+}
+
 /// The upright (EXIF-oriented) size of an image, from its header alone; `None` when the
 /// bytes are not an image the optimizer reads.
 pub(crate) fn upright_size(bytes: &[u8]) -> Option<(u32, u32)> {

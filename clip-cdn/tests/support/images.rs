@@ -9,7 +9,7 @@ use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Response, StatusCode, Uri};
 use clip_cdn::Cdn;
-use clip_cdn::image::{Format, Optimizer};
+use clip_cdn::image::Optimizer;
 
 /// The repository's test photos.
 pub fn photos_dir() -> PathBuf {
@@ -53,12 +53,12 @@ fn respond(status: u16, body: impl Into<Body>) -> Response<Body> {
         .unwrap()
 }
 
+/// Verify first (a refused query costs no I/O), then read, then render.
 async fn serve(State(origin): State<Arc<ImageOriginState>>, uri: Uri) -> Response<Body> {
-    let path = uri.path();
-    let query = uri.query().unwrap_or("");
+    let (path, query) = (uri.path(), uri.query().unwrap_or(""));
     let request = match origin.cdn.verify_transform(path, query) {
         Ok(r) => r,
-        Err(e) => return respond(400, e.to_string()),
+        Err(e) => return respond(e.http_status(), e.to_string()),
     };
     let file = path.trim_start_matches('/').replace("%20", " ");
     if file.contains("..") {
@@ -67,17 +67,14 @@ async fn serve(State(origin): State<Arc<ImageOriginState>>, uri: Uri) -> Respons
     let Ok(bytes) = tokio::fs::read(origin.dir.join(&file)).await else {
         return respond(404, "no such file");
     };
-    let source = Format::from_name(file.rsplit('.').next().unwrap_or("")).unwrap_or(Format::Jpeg);
-    match origin
-        .optimizer
-        .optimize(bytes, request.transform.to_options(source))
-        .await
-    {
-        Ok(out) => Response::builder()
-            .status(StatusCode::OK)
-            .header("content-type", out.format.mime_type())
-            .body(Body::from(out.bytes))
-            .unwrap(),
-        Err(e) => respond(422, e.to_string()),
+    match origin.cdn.render(&request, bytes, &origin.optimizer).await {
+        Ok(rendition) => {
+            let mut response = Response::builder().status(StatusCode::OK);
+            for (name, value) in rendition.headers() {
+                response = response.header(name, value);
+            }
+            response.body(Body::from(rendition.bytes)).unwrap()
+        }
+        Err(e) => respond(e.http_status(), e.to_string()),
     }
 }
