@@ -29,6 +29,7 @@ if [ "${1:-}" = "--compare" ]; then
     have wrk || need+=(wrk)
     have vipsthumbnail || need+=(libvips-tools)
     have hyperfine || need+=(hyperfine)
+    [ -x /usr/bin/time ] || need+=(time)
     have pgbench || need+=(postgresql-contrib)
     # sharp, the thumbnail anchor, is installed from npm by scripts/compare/thumbnail.sh.
     have node || need+=(nodejs)
