@@ -1,7 +1,7 @@
 //! # clip-cdn
 //!
-//! CDN URLs and assets for the Creator Clip backend, and an image optimizer faster than
-//! `vipsthumbnail`.
+//! CDN URLs and assets for a Rust web backend, and an image optimizer (faster than sharp
+//! and `vipsthumbnail` per CPU-second, at better quality: see the README).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), clip_cdn::Error> {
@@ -20,7 +20,10 @@
 //! - [`Cdn::fetch`] gets bytes: memory cache, then CDN -> origin -> local directory, with
 //!   retries, a circuit breaker per source (fed by fetches and a background health
 //!   probe) and coalesced misses.
-//! - [`image::optimize`] resizes and re-encodes images.
+//! - [`Cdn::verify_transform`] and [`Cdn::render`] serve transform URLs on the origin:
+//!   only the exact URL `Cdn::image` writes, rendered with the right type and cache lifetime.
+//! - [`image::optimize`] resizes and re-encodes images, within limits checked from the
+//!   header (pixels, JPEG scans, memory).
 #![warn(missing_docs)]
 
 mod breaker;

@@ -277,30 +277,117 @@ fn exif_orientations_one_to_eight_come_out_upright() {
     }
 }
 
-#[test]
-fn cmyk_jpeg_becomes_rgb() {
-    // Adobe-style inverted CMYK, as Photoshop writes it: pure red is C=0 M=Y=100%, K=0.
-    let (w, h) = (48u32, 32u32);
-    let cmyk: Vec<u8> = (0..w * h).flat_map(|_| [255u8, 0, 0, 255]).collect();
+fn cmyk_jpeg(pixel: [u8; 4]) -> Vec<u8> {
+    let (w, h) = (48usize, 32usize);
     let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_CMYK);
-    c.set_size(w as usize, h as usize);
+    c.set_size(w, h);
     c.set_quality(95.0);
     let mut s = c.start_compress(Vec::new()).unwrap();
-    s.write_scanlines(&cmyk).unwrap();
-    let jpeg = s.finish().unwrap();
+    s.write_scanlines(&pixel.repeat(w * h)).unwrap();
+    s.finish().unwrap()
+}
+
+/// `jpeg` without its Adobe APP14 segment (libjpeg writes one for CMYK).
+fn without_adobe_marker(jpeg: &[u8]) -> Vec<u8> {
+    let mut pos = 2;
+    loop {
+        let marker = jpeg[pos + 1];
+        let len = usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
+        if marker == 0xEE {
+            let mut out = jpeg[..pos].to_vec();
+            out.extend_from_slice(&jpeg[pos + 2 + len..]);
+            return out;
+        }
+        assert_ne!(marker, 0xDA, "no Adobe marker");
+        pos += 2 + len;
+    }
+}
+
+fn centre_of(jpeg: &[u8]) -> [u8; 4] {
     let out = optimize(
-        &jpeg,
+        jpeg,
         &ImageOptions {
             format: Format::Png,
             ..Default::default()
         },
     )
     .unwrap();
-    let p = decode(&out.bytes).get_pixel(24, 16).0;
-    assert!(
-        p[0] > 230 && p[1] < 25 && p[2] < 25,
-        "expected red, got {p:?}"
-    );
+    decode(&out.bytes).get_pixel(24, 16).0
+}
+
+/// Pure red is C=0 M=Y=100% K=0. Photoshop (with an Adobe marker) stores it inverted,
+/// (255, 0, 0, 255); without the marker CMYK is plain, (0, 255, 255, 0): a colour negative
+/// if read the other way, as libvips knows.
+/// Orientations that swap the axes, with a resize that goes through shrink-on-load, the
+/// transposed plan and a cover crop: the corners still land where EXIF says.
+#[test]
+fn exif_orientations_five_to_eight_survive_resize_and_cover() {
+    // Stored 512x256: top-left red, top-right green, bottom half blue.
+    let stored = solid_jpeg(512, 256, |x, y| match (x < 256, y < 128) {
+        (true, true) => [255, 0, 0],
+        (false, true) => [0, 255, 0],
+        _ => [0, 0, 255],
+    });
+    // Displayed (upright 256x512), where the stored top-left and top-right end up.
+    let corners = [
+        (5, "TL", "BL"),
+        (6, "TR", "BR"),
+        (7, "BR", "TR"),
+        (8, "BL", "TL"),
+    ];
+    for (o, red_at, green_at) in corners {
+        let jpeg = with_orientation(&stored, o);
+        for (fit, w, h) in [(Fit::Inside, 32, 64), (Fit::Cover, 32, 48)] {
+            let out = optimize(
+                &jpeg,
+                &ImageOptions {
+                    width: Some(w),
+                    height: Some(h),
+                    fit,
+                    format: Format::Png,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let img = decode(&out.bytes);
+            assert_eq!(
+                (img.width(), img.height()),
+                (w, h),
+                "orientation {o} {fit:?}"
+            );
+            let at = |c: &str| {
+                let (x, y) = match c {
+                    "TL" => (2, 2),
+                    "TR" => (w - 3, 2),
+                    "BL" => (2, h - 3),
+                    _ => (w - 3, h - 3),
+                };
+                img.get_pixel(x, y).0
+            };
+            let close = |p: [u8; 4], q: [u8; 3]| {
+                (0..3).all(|c| (i32::from(p[c]) - i32::from(q[c])).abs() < 60)
+            };
+            assert!(
+                close(at(red_at), [255, 0, 0]),
+                "orientation {o} {fit:?}: red at {red_at}: {:?}",
+                at(red_at)
+            );
+            assert!(
+                close(at(green_at), [0, 255, 0]),
+                "orientation {o} {fit:?}: green at {green_at}: {:?}",
+                at(green_at)
+            );
+        }
+    }
+}
+
+#[test]
+fn cmyk_jpeg_becomes_rgb_with_or_without_an_adobe_marker() {
+    let red = |p: [u8; 4]| p[0] > 230 && p[1] < 25 && p[2] < 25;
+    let adobe = centre_of(&cmyk_jpeg([255, 0, 0, 255]));
+    assert!(red(adobe), "Adobe CMYK: expected red, got {adobe:?}");
+    let plain = centre_of(&without_adobe_marker(&cmyk_jpeg([0, 255, 255, 0])));
+    assert!(red(plain), "plain CMYK: expected red, got {plain:?}");
 }
 
 #[test]
