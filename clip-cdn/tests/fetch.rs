@@ -594,3 +594,21 @@ async fn preload_warms_the_given_manifest_before_it_is_installed() {
     assert!(asset.from_cache, "warmed before the switch, kept by it");
     assert_eq!(origin.hits("/app.css"), 1);
 }
+
+/// Server-side fetches ask the CDN for the same URL pages use (one cache key per asset):
+/// the path is percent-encoded the way `url()` writes it.
+#[tokio::test]
+async fn fetches_encode_the_path_as_page_urls_do() {
+    let origin = Origin::start().await;
+    let cdn = Cdn::new(config(Some(origin.url()), None)).unwrap();
+    let path = "/fonts/a,b'c.woff2";
+    cdn.fetch(path).await.unwrap();
+    let page_url = cdn.url(path);
+    let asked = origin.state.log.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        format!("{}{}", origin.url(), asked[0]),
+        page_url,
+        "the fetch and the page ask for one URL"
+    );
+}
