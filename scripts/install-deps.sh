@@ -19,11 +19,23 @@ pg_bindir >/dev/null || need+=(postgresql)
 have pgbouncer || need+=(pgbouncer)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have openssl || need+=(openssl)
-# clip-cdn's browser test loads a page in headless Chromium.
-have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
 # Build-time: mozjpeg-sys assembles libjpeg-turbo's SIMD code with nasm on x86; without it
 # JPEG work is several times slower (clip-cdn's build warns).
 case "$(uname -m)" in x86_64|i?86) have nasm || need+=(nasm) ;; esac
+# The fleet's tests: promtool checks the alert rules, docker-compose checks the Compose file,
+# curl drives the local deploy scripts, unshare checks container-mode nginx configs.
+have promtool || need+=(prometheus)
+have docker-compose || need+=(docker-compose)
+have curl || need+=(curl)
+have unshare || need+=(util-linux)
+# clip-fleet reads oha's request database through the system SQLite; the load test builds oha
+# (cargo install, once) against the system OpenSSL.
+[ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+{ have pkg-config && pkg-config --exists openssl; } || need+=(libssl-dev pkg-config)
+# The browser tests of the pages and the dashboard (tests/app/browser.rs) and clip-cdn's
+# fallback test (clip-cdn/tests/browser_fallback.rs) load pages in headless Chromium.
+have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
+have chromedriver || [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 
 if [ "${1:-}" = "--compare" ]; then
     have wrk || need+=(wrk)
@@ -31,7 +43,8 @@ if [ "${1:-}" = "--compare" ]; then
     have hyperfine || need+=(hyperfine)
     [ -x /usr/bin/time ] || need+=(time)
     have pgbench || need+=(postgresql-contrib)
-    # sharp, the thumbnail anchor, is installed from npm by scripts/compare/thumbnail.sh.
+    # scripts/compare/app.sh (Fastify) and scripts/compare/thumbnail.sh (sharp) install their
+    # anchors from npm.
     have node || need+=(nodejs)
     have npm || need+=(npm)
 fi
@@ -43,7 +56,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # The Debian packages start their own services; the tests run their own on loopback.
-    for svc in postgresql pgbouncer nginx; do
+    for svc in postgresql pgbouncer nginx prometheus; do
         $SUDO service "$svc" stop >/dev/null 2>&1 || true
     done
 fi

@@ -1,7 +1,9 @@
 //! Throwaway local PostgreSQL clusters (and pgbouncer) on loopback, from the system's own
 //! binaries, for tests, benches and demos. As root, the servers run as the unprivileged
 //! `postgres` user (initdb refuses root). Everything lives in a temporary directory that is
-//! removed, with the processes, on drop.
+//! removed, with the processes, on drop; [`LocalPostgres::start_persistent`] instead keeps a
+//! cluster in a directory of the caller's, reused on the next start (an app's embedded
+//! database).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -50,6 +52,15 @@ pub enum LauncherError {
     },
 }
 
+fn command_error(command: impl Into<String>, e: tokio_postgres::Error) -> LauncherError {
+    LauncherError::Command {
+        command: command.into(),
+        output: e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |db| db.message().to_owned()),
+    }
+}
+
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LauncherError {
     let context = context.into();
     move |source| LauncherError::Io { context, source }
@@ -78,14 +89,48 @@ pub struct Options {
     pub extra_conf: Vec<String>,
 }
 
-/// A running (or stopped) throwaway PostgreSQL cluster.
+/// Where a cluster's files live.
+enum Home {
+    /// Removed, with the server, on drop.
+    Temporary(tempfile::TempDir),
+    /// Kept on drop; the server is stopped cleanly.
+    Kept(PathBuf),
+}
+
+impl Home {
+    fn path(&self) -> &Path {
+        match self {
+            Home::Temporary(dir) => dir.path(),
+            Home::Kept(dir) => dir,
+        }
+    }
+}
+
+/// A running (or stopped) local PostgreSQL cluster: throwaway, or kept in a directory.
 pub struct LocalPostgres {
-    dir: tempfile::TempDir,
+    dir: Home,
     data: PathBuf,
     port: u16,
     bindir: PathBuf,
     owner: Option<(u32, u32)>,
     child: Option<Child>,
+    /// Certificates installed so far by [`LocalPostgres::set_tls`] (each under its own name,
+    /// so a reload is seen to have happened).
+    installed_certs: u32,
+}
+
+/// The server's `pg_hba.conf`: SCRAM for every connection over loopback and the socket;
+/// with `tls_only`, plain TCP connections are rejected first.
+fn hba(tls_only: bool) -> String {
+    let reject = if tls_only {
+        "hostnossl all all 127.0.0.1/32 reject\n"
+    } else {
+        ""
+    };
+    format!(
+        "local all all scram-sha-256\n{reject}host all all 127.0.0.1/32 scram-sha-256\n\
+         host replication all 127.0.0.1/32 scram-sha-256\n"
+    )
 }
 
 impl std::fmt::Debug for LocalPostgres {
@@ -109,52 +154,49 @@ impl LocalPostgres {
         let owner = unprivileged_owner()?;
         let dir = owned_tempdir("clip-pg-", owner)?;
         let data = dir.path().join("data");
-        let pwfile = dir.path().join("pw");
-        std::fs::write(&pwfile, PASSWORD).map_err(io("writing the password file"))?;
-        chown(&pwfile, owner)?;
-        run(
-            Command::new(bindir.join("initdb"))
-                .arg("-D")
-                .arg(&data)
-                .args([
-                    "-U",
-                    USER,
-                    "--auth=scram-sha-256",
-                    "-E",
-                    "UTF8",
-                    "--no-sync",
-                    "--no-instructions",
-                ])
-                .arg(format!("--pwfile={}", pwfile.display())),
+        init_cluster(
+            &bindir,
+            dir.path(),
+            &data,
             owner,
+            &options,
+            Durability::Throwaway,
         )?;
-        let mut conf = vec![
-            "listen_addresses = '127.0.0.1'".to_owned(),
-            format!("unix_socket_directories = '{}'", dir.path().display()),
-            "fsync = off".into(),
-            "synchronous_commit = off".into(),
-            "full_page_writes = off".into(),
-            "max_connections = 200".into(),
-            "wal_level = replica".into(),
-            "max_wal_senders = 10".into(),
-            "hot_standby = on".into(),
-            "logging_collector = off".into(),
-        ];
-        if let Some(tls) = &options.tls {
-            for (src, name) in [(&tls.cert, "server.crt"), (&tls.key, "server.key")] {
-                let dst = data.join(name);
-                std::fs::copy(src, &dst).map_err(io(format!("copying {}", src.display())))?;
-                set_mode(&dst, 0o600)?;
-                chown(&dst, owner)?;
-            }
-            conf.push("ssl = on".into());
+        Self::launch(Home::Temporary(dir), data, bindir, owner).await
+    }
+
+    /// Starts a cluster whose files live in `dir` and outlive this value: `initdb` on the
+    /// first start (when `dir` holds no cluster yet), the same data on every later start.
+    ///
+    /// Unlike [`start`](Self::start), the cluster keeps PostgreSQL's durability settings
+    /// (fsync on) and dropping the value stops the server cleanly (fast shutdown) instead of
+    /// killing it. A server that a previous owner left running (it was killed with
+    /// `kill -9`, say) is stopped first. `options` apply when the cluster is created. As
+    /// root, `dir` and its parents must be reachable by the unprivileged user.
+    pub async fn start_persistent(
+        dir: impl Into<PathBuf>,
+        options: Options,
+    ) -> Result<Self, LauncherError> {
+        let dir = dir.into();
+        let bindir = postgres_bindir()?;
+        let owner = unprivileged_owner()?;
+        std::fs::create_dir_all(&dir).map_err(io(format!("creating {}", dir.display())))?;
+        chown(&dir, owner)?;
+        let data = dir.join("data");
+        if !data.join("PG_VERSION").is_file() {
+            init_cluster(&bindir, &dir, &data, owner, &options, Durability::Durable)?;
         }
-        conf.extend(options.extra_conf);
-        append(&data.join("postgresql.conf"), &conf.join("\n"))?;
-        append(
-            &data.join("pg_hba.conf"),
-            "host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256",
-        )?;
+        stop_orphaned_postmaster(&data).await;
+        Self::launch(Home::Kept(dir), data, bindir, owner).await
+    }
+
+    /// Starts the server of an initialised cluster on a free port.
+    async fn launch(
+        dir: Home,
+        data: PathBuf,
+        bindir: PathBuf,
+        owner: Option<(u32, u32)>,
+    ) -> Result<Self, LauncherError> {
         let mut pg = Self {
             dir,
             data,
@@ -162,6 +204,7 @@ impl LocalPostgres {
             bindir,
             owner,
             child: None,
+            installed_certs: 0,
         };
         pg.restart().await?;
         Ok(pg)
@@ -203,16 +246,7 @@ impl LocalPostgres {
             &data.join("postgresql.conf"),
             &format!("unix_socket_directories = '{}'", dir.path().display()),
         )?;
-        let mut replica = Self {
-            dir,
-            data,
-            port: free_port()?,
-            bindir: self.bindir.clone(),
-            owner: self.owner,
-            child: None,
-        };
-        replica.restart().await?;
-        Ok(replica)
+        Self::launch(Home::Temporary(dir), data, self.bindir.clone(), self.owner).await
     }
 
     /// The loopback port.
@@ -268,7 +302,7 @@ impl LocalPostgres {
     pub async fn stop(&mut self) -> Result<(), LauncherError> {
         if let Some(mut child) = self.child.take() {
             signal(&[child.id()], "INT");
-            let deadline = Instant::now() + Duration::from_secs(20);
+            let deadline = Instant::now() + CLEAN_STOP_TIMEOUT;
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
@@ -284,6 +318,113 @@ impl LocalPostgres {
         }
     }
 
+    /// Changes how the running server speaks TLS, by a configuration reload: `None` turns
+    /// TLS off; `Some` serves that certificate, and with `tls_only` plain TCP connections are
+    /// rejected (`hostnossl ... reject`). Returns once new connections see the change.
+    pub async fn set_tls(
+        &mut self,
+        tls: Option<&ServerTls>,
+        tls_only: bool,
+    ) -> Result<(), LauncherError> {
+        let mut settings = vec![("ssl", if tls.is_some() { "on" } else { "off" }.to_owned())];
+        if let Some(tls) = tls {
+            self.installed_certs += 1;
+            for (src, setting, ext) in [
+                (&tls.cert, "ssl_cert_file", "crt"),
+                (&tls.key, "ssl_key_file", "key"),
+            ] {
+                let name = format!("server-{}.{ext}", self.installed_certs);
+                let dst = self.data.join(&name);
+                std::fs::copy(src, &dst).map_err(io(format!("copying {}", src.display())))?;
+                set_mode(&dst, 0o600)?;
+                chown(&dst, self.owner)?;
+                settings.push((setting, name));
+            }
+        }
+        std::fs::write(self.data.join("pg_hba.conf"), hba(tls_only))
+            .map_err(io("writing pg_hba.conf"))?;
+        let admin = self.socket_client().await?;
+        for (name, value) in &settings {
+            admin
+                .batch_execute(&format!("ALTER SYSTEM SET {name} = '{value}'"))
+                .await
+                .map_err(|e| command_error(format!("ALTER SYSTEM SET {name}"), e))?;
+        }
+        admin
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .map_err(|e| command_error("pg_reload_conf()", e))?;
+        // A backend started after the postmaster reloaded sees the new values (and the new
+        // certificate and pg_hba.conf with them).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let fresh = self.socket_client().await?;
+            let mut current = Vec::new();
+            for (name, _) in &settings {
+                let shown = fresh
+                    .simple_query(&format!("SHOW {name}"))
+                    .await
+                    .map_err(|e| command_error(format!("SHOW {name}"), e))?;
+                current.push(shown.iter().find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                    _ => None,
+                }));
+            }
+            if settings
+                .iter()
+                .zip(&current)
+                .all(|((_, want), got)| got.as_deref() == Some(want.as_str()))
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(LauncherError::Command {
+                    command: "reloading the TLS configuration".into(),
+                    output: format!("wanted {settings:?}, the server shows {current:?}"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A superuser session over the Unix socket (which `pg_hba.conf` never rejects); a
+    /// persistent cluster has no socket, so `set_tls` is for throwaway clusters.
+    async fn socket_client(&self) -> Result<tokio_postgres::Client, LauncherError> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(self.dir.path())
+            .port(self.port)
+            .user(USER)
+            .password(PASSWORD)
+            .dbname("postgres");
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| command_error("connecting over the Unix socket", e))?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    /// `SIGSTOP` to the postmaster and every backend: a server that stops answering (a
+    /// hung host, a VM paused, a partition where the kernel still acknowledges TCP).
+    pub fn pause(&mut self) {
+        self.signal_cluster("STOP");
+    }
+
+    /// `SIGCONT` after [`pause`](Self::pause).
+    pub fn resume(&mut self) {
+        self.signal_cluster("CONT");
+    }
+
+    fn signal_cluster(&mut self, name: &str) {
+        if let Some(child) = &self.child {
+            let pid = child.id();
+            let mut all = children_of(pid);
+            all.push(pid);
+            signal(&all, name);
+        }
+    }
+
     /// Whether the server process is running.
     pub fn is_running(&mut self) -> bool {
         self.child
@@ -294,7 +435,126 @@ impl LocalPostgres {
 
 impl Drop for LocalPostgres {
     fn drop(&mut self) {
-        self.kill9();
+        match self.dir {
+            Home::Temporary(_) => self.kill9(),
+            Home::Kept(_) => {
+                // Drop cannot await: wait for the fast shutdown on this thread.
+                if let Some(mut child) = self.child.take() {
+                    signal(&[child.id()], "INT");
+                    let deadline = Instant::now() + CLEAN_STOP_TIMEOUT;
+                    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    kill_cluster(&mut child);
+                }
+            }
+        }
+    }
+}
+
+/// How long a fast shutdown may take before the server is killed.
+const CLEAN_STOP_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// Whether a cluster may trade crash safety for speed.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Durability {
+    /// Throwaway clusters: fsync off, nothing to keep after a crash.
+    Throwaway,
+    /// Kept clusters: PostgreSQL's defaults.
+    Durable,
+}
+
+/// `initdb` into `data` and the loopback configuration. A throwaway cluster's Unix socket
+/// lives in `home`; a kept one has none, since a user's directory may be longer than a
+/// socket path may be (107 bytes).
+fn init_cluster(
+    bindir: &Path,
+    home: &Path,
+    data: &Path,
+    owner: Option<(u32, u32)>,
+    options: &Options,
+    durability: Durability,
+) -> Result<(), LauncherError> {
+    let pwfile = home.join("pw");
+    std::fs::write(&pwfile, PASSWORD).map_err(io("writing the password file"))?;
+    chown(&pwfile, owner)?;
+    let mut initdb = Command::new(bindir.join("initdb"));
+    initdb
+        .arg("-D")
+        .arg(data)
+        .args([
+            "-U",
+            USER,
+            "--auth=scram-sha-256",
+            "-E",
+            "UTF8",
+            "--no-instructions",
+        ])
+        .arg(format!("--pwfile={}", pwfile.display()));
+    if durability == Durability::Throwaway {
+        initdb.arg("--no-sync");
+    }
+    let created = run(&mut initdb, owner);
+    let _ = std::fs::remove_file(&pwfile);
+    created?;
+    let sockets = match durability {
+        Durability::Throwaway => home.display().to_string(),
+        Durability::Durable => String::new(),
+    };
+    let mut conf = vec![
+        "listen_addresses = '127.0.0.1'".to_owned(),
+        format!("unix_socket_directories = '{sockets}'"),
+        "max_connections = 200".into(),
+        "wal_level = replica".into(),
+        "max_wal_senders = 10".into(),
+        "hot_standby = on".into(),
+        "logging_collector = off".into(),
+    ];
+    if durability == Durability::Throwaway {
+        conf.extend([
+            "fsync = off".into(),
+            "synchronous_commit = off".into(),
+            "full_page_writes = off".into(),
+        ]);
+    }
+    if let Some(tls) = &options.tls {
+        for (src, name) in [(&tls.cert, "server.crt"), (&tls.key, "server.key")] {
+            let dst = data.join(name);
+            std::fs::copy(src, &dst).map_err(io(format!("copying {}", src.display())))?;
+            set_mode(&dst, 0o600)?;
+            chown(&dst, owner)?;
+        }
+        conf.push("ssl = on".into());
+    }
+    conf.extend(options.extra_conf.iter().cloned());
+    append(&data.join("postgresql.conf"), &conf.join("\n"))?;
+    std::fs::write(data.join("pg_hba.conf"), hba(false)).map_err(io("writing pg_hba.conf"))
+}
+
+/// Stops the postmaster that `data/postmaster.pid` names when it still runs: its owner died
+/// without stopping it, and a second postmaster would be refused the data directory.
+async fn stop_orphaned_postmaster(data: &Path) {
+    let Some(pid) = std::fs::read_to_string(data.join("postmaster.pid"))
+        .ok()
+        .and_then(|text| text.lines().next()?.trim().parse::<u32>().ok())
+    else {
+        return;
+    };
+    let is_postgres = std::fs::read_to_string(format!("/proc/{pid}/comm"))
+        .is_ok_and(|name| name.trim() == "postgres");
+    if !is_postgres || !is_alive(pid) {
+        return;
+    }
+    tracing::warn!(pid, data = %data.display(), "stopping a PostgreSQL server left running by a previous start");
+    signal(&[pid], "INT");
+    let deadline = Instant::now() + CLEAN_STOP_TIMEOUT;
+    while is_alive(pid) && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    if is_alive(pid) {
+        let children = children_of(pid);
+        signal(&children, "KILL");
+        signal(&[pid], "KILL");
     }
 }
 
