@@ -2,7 +2,7 @@
 # Installs, only when missing, the Debian packages that the tests and scripts start on
 # loopback. Idempotent and quiet when everything is present.
 #
-#   scripts/install-deps.sh            # what the test suite needs
+#   scripts/install-deps.sh            # what the build and the test suite need
 #   scripts/install-deps.sh --compare  # also the anchors of scripts/compare/*.sh
 set -euo pipefail
 
@@ -19,6 +19,9 @@ pg_bindir >/dev/null || need+=(postgresql)
 have pgbouncer || need+=(pgbouncer)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have openssl || need+=(openssl)
+# Build-time: mozjpeg-sys assembles libjpeg-turbo's SIMD code with nasm on x86; without it
+# JPEG work is several times slower (clip-cdn's build warns).
+case "$(uname -m)" in x86_64|i?86) have nasm || need+=(nasm) ;; esac
 # The fleet's tests: promtool checks the alert rules, docker-compose checks the Compose file,
 # curl drives the local deploy scripts, unshare checks container-mode nginx configs.
 have promtool || need+=(prometheus)
@@ -29,7 +32,8 @@ have unshare || need+=(util-linux)
 # (cargo install, once) against the system OpenSSL.
 [ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
 { have pkg-config && pkg-config --exists openssl; } || need+=(libssl-dev pkg-config)
-# The browser tests of the pages and the dashboard (tests/app/browser.rs).
+# The browser tests of the pages and the dashboard (tests/app/browser.rs) and clip-cdn's
+# fallback test (clip-cdn/tests/browser_fallback.rs) load pages in headless Chromium.
 have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
 have chromedriver || [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 
@@ -37,8 +41,10 @@ if [ "${1:-}" = "--compare" ]; then
     have wrk || need+=(wrk)
     have vipsthumbnail || need+=(libvips-tools)
     have hyperfine || need+=(hyperfine)
+    [ -x /usr/bin/time ] || need+=(time)
     have pgbench || need+=(postgresql-contrib)
-    # scripts/compare/app.sh: Fastify on Node.js.
+    # scripts/compare/app.sh (Fastify) and scripts/compare/thumbnail.sh (sharp) install their
+    # anchors from npm.
     have node || need+=(nodejs)
     have npm || need+=(npm)
 fi

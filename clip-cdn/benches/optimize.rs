@@ -1,4 +1,4 @@
-//! The optimizer on one real photo (shared/images, or CLIP_TEST_IMAGES): a 300x200 WebP
+//! The optimizer on one real photo (testdata/images/Dune.jpg, 1680x1050): a 300x200 WebP
 //! thumbnail, and a 1200-wide WebP and progressive JPEG.
 //!
 //! `cargo bench -p clip-cdn --bench optimize`
@@ -10,15 +10,13 @@ use clip_cdn::image::{Format, ImageOptions, optimize};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn photo() -> Vec<u8> {
-    let dir = std::env::var_os("CLIP_TEST_IMAGES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/images"));
-    std::fs::read(dir.join("Dune.jpg")).expect("shared/images/Dune.jpg (or set CLIP_TEST_IMAGES)")
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/images/Dune.jpg");
+    std::fs::read(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 fn bench(c: &mut Criterion) {
     let bytes = photo();
-    let mut g = c.benchmark_group("optimize Dune.jpg (2560x1600, 1 MB)");
+    let mut g = c.benchmark_group("optimize Dune.jpg (1680x1050, 1 MB)");
     g.sample_size(20);
     for (name, opts) in [
         (

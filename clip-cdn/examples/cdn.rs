@@ -3,7 +3,7 @@
 //! front of it that builds URLs and HTML, fetches with fallback and reports its stats.
 //!
 //! ```text
-//! cargo run -p clip-cdn --example cdn                      # uses ../shared/images
+//! cargo run -p clip-cdn --example cdn                      # serves testdata/images
 //! CDN_BASE_URL=http://127.0.0.1:9 cargo run -p clip-cdn --example cdn   # a dead CDN: watch the fallback
 //! cargo run -p clip-cdn --example cdn -- DIR --serve       # keep the origin running
 //! ```
@@ -25,10 +25,20 @@ struct Origin {
     images: Optimizer,
 }
 
+/// The origin's image route: verify the query (before any I/O), read the file, render.
+/// `Cdn::render` sets the content type from what it produced and `immutable` only for
+/// URLs that carry the manifest's version.
 async fn serve(State(origin): State<Arc<Origin>>, uri: Uri, RawQuery(query): RawQuery) -> Response {
-    let path = uri.path().to_owned();
+    let path = uri.path();
+    let request = match origin
+        .cdn
+        .verify_transform(path, query.as_deref().unwrap_or(""))
+    {
+        Ok(request) => request,
+        Err(e) => return failure(&e),
+    };
     // Check the segments after decoding: `%2e%2e` is `..` once decoded.
-    let decoded = decode_path(&path);
+    let decoded = decode_path(path);
     let Some(file) = decoded
         .as_deref()
         .and_then(|p| p.strip_prefix('/'))
@@ -40,32 +50,16 @@ async fn serve(State(origin): State<Arc<Origin>>, uri: Uri, RawQuery(query): Raw
     let Ok(bytes) = tokio::fs::read(origin.dir.join(file)).await else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
     };
-    let query = query.unwrap_or_default();
-    let transform = match origin.cdn.verify_transform(&path, &query) {
-        Ok(t) if t.transform != Default::default() => t.transform,
-        Ok(_) => {
-            return (
-                [(header::CACHE_CONTROL, "public, max-age=31536000, immutable")],
-                bytes,
-            )
-                .into_response();
-        }
-        Err(e) => return (StatusCode::FORBIDDEN, e.to_string()).into_response(),
-    };
-    let source =
-        Format::from_name(file.rsplit('.').next().unwrap_or_default()).unwrap_or(Format::Jpeg);
-    let options = transform.to_options(source);
-    match origin.images.optimize(bytes, options).await {
-        Ok(out) => (
-            [
-                (header::CONTENT_TYPE, out.format.mime_type()),
-                (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
-            ],
-            out.bytes,
-        )
-            .into_response(),
-        Err(e) => (StatusCode::UNPROCESSABLE_ENTITY, e.to_string()).into_response(),
+    match origin.cdn.render(&request, bytes, &origin.images).await {
+        Ok(rendition) => (rendition.headers(), rendition.bytes).into_response(),
+        Err(e) => failure(&e),
     }
+}
+
+/// An error as its HTTP status and message, never cached.
+fn failure(e: &clip_cdn::Error) -> Response {
+    let status = StatusCode::from_u16(e.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CACHE_CONTROL, "no-store")], e.to_string()).into_response()
 }
 
 /// `Cdn` percent-encodes paths in URLs (`my%20photo.jpg`); the file is `my photo.jpg`.
@@ -92,7 +86,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/images"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/images"));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let origin_url = format!("http://{}", listener.local_addr()?);

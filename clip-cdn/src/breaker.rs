@@ -1,14 +1,17 @@
-//! A circuit breaker per host: after `threshold` consecutive failed fetches the host is
-//! skipped (and URLs point elsewhere) for `cooldown`; then one probe decides whether
-//! it closes again or stays open for another cooldown.
+//! A circuit breaker per source (CDN, origin): after `threshold` consecutive failures the
+//! source is skipped (and page URLs point at the origin) for `cooldown`; then one probe (a
+//! fetch, or the background health probe) decides whether it closes again or stays open
+//! for another cooldown. Each breaker keeps its `clip_cdn_breaker_open{source}` gauge in
+//! step with every transition.
 
-use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-/// Where a host's circuit stands.
+use crate::stats::Source;
+
+/// Where a source's circuit stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum BreakerState {
@@ -16,7 +19,8 @@ pub enum BreakerState {
     Closed,
     /// Requests are skipped until the cooldown ends.
     Open,
-    /// The cooldown ended: the next request is a probe.
+    /// The cooldown ended: the next request is a probe. Page URLs stay on the origin
+    /// until a probe succeeds.
     HalfOpen,
 }
 
@@ -30,34 +34,41 @@ struct Circuit {
 }
 
 #[derive(Debug)]
-pub(crate) struct Breakers {
+pub(crate) struct Breaker {
+    /// `host:port`, for stats and logs.
+    host: String,
     threshold: u32,
     cooldown: Duration,
-    hosts: Mutex<HashMap<String, Circuit>>,
+    circuit: Mutex<Circuit>,
+    open_gauge: metrics::Gauge,
 }
 
-impl Breakers {
-    pub fn new(threshold: u32, cooldown: Duration) -> Self {
-        Breakers {
+impl Breaker {
+    pub fn new(source: Source, host: String, threshold: u32, cooldown: Duration) -> Self {
+        let open_gauge = metrics::gauge!("clip_cdn_breaker_open", "source" => source.label());
+        open_gauge.set(0.0);
+        Breaker {
+            host,
             threshold,
             cooldown,
-            hosts: Mutex::new(HashMap::new()),
+            circuit: Mutex::new(Circuit::default()),
+            open_gauge,
         }
     }
 
-    fn with<T>(&self, host: &str, f: impl FnOnce(&mut Circuit) -> T) -> T {
-        let mut hosts = self
-            .hosts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(hosts.entry(host.to_owned()).or_default())
+    pub fn host(&self) -> &str {
+        &self.host
     }
 
-    /// Whether a request to `host` may go out now (an open circuit lets one probe through
-    /// once its cooldown has passed).
-    pub fn allow(&self, host: &str) -> bool {
+    fn with<T>(&self, f: impl FnOnce(&mut Circuit) -> T) -> T {
+        f(&mut self.circuit.lock().unwrap_or_else(|p| p.into_inner()))
+    }
+
+    /// Whether a request may go out now (an open circuit lets one probe through once its
+    /// cooldown has passed).
+    pub fn allow(&self) -> bool {
         let cooldown = self.cooldown;
-        self.with(host, |c| match c.opened_at {
+        self.with(|c| match c.opened_at {
             None => true,
             Some(at)
                 if at.elapsed() >= cooldown
@@ -70,14 +81,19 @@ impl Breakers {
         })
     }
 
-    pub fn success(&self, host: &str) {
-        self.with(host, |c| *c = Circuit::default());
+    /// The source answered well: the circuit closes.
+    pub fn success(&self) {
+        let was_open = self.with(|c| std::mem::take(c).opened_at.is_some());
+        if was_open {
+            tracing::info!(host = %self.host, "circuit closed");
+            self.open_gauge.set(0.0);
+        }
     }
 
     /// Records a failure; true when this one opened the circuit.
-    pub fn failure(&self, host: &str) -> bool {
+    pub fn failure(&self) -> bool {
         let threshold = self.threshold;
-        self.with(host, |c| {
+        let opened = self.with(|c| {
             c.failures = c.failures.saturating_add(1);
             if c.probe_since.is_some() || (c.opened_at.is_none() && c.failures >= threshold) {
                 c.opened_at = Some(Instant::now());
@@ -86,40 +102,22 @@ impl Breakers {
             } else {
                 false
             }
-        })
+        });
+        if opened {
+            tracing::warn!(host = %self.host, "circuit opened");
+            self.open_gauge.set(1.0);
+        }
+        opened
     }
 
-    pub fn state(&self, host: &str) -> BreakerState {
-        let hosts = self
-            .hosts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner());
-        match hosts
-            .get(host)
-            .and_then(|c| c.opened_at.map(|at| (at, c.probe_since.is_some())))
-        {
+    pub fn state(&self) -> BreakerState {
+        self.with(|c| match c.opened_at {
             None => BreakerState::Closed,
-            Some((at, probing)) if probing || at.elapsed() >= self.cooldown => {
+            Some(at) if c.probe_since.is_some() || at.elapsed() >= self.cooldown => {
                 BreakerState::HalfOpen
             }
             Some(_) => BreakerState::Open,
-        }
-    }
-
-    pub fn all(&self) -> Vec<(String, BreakerState)> {
-        let hosts: Vec<String> = {
-            let map = self
-                .hosts
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            map.keys().cloned().collect()
-        };
-        let mut out: Vec<_> = hosts
-            .into_iter()
-            .map(|h| (h.clone(), self.state(&h)))
-            .collect();
-        out.sort_by(|a, b| a.0.cmp(&b.0));
-        out
+        })
     }
 }
 
@@ -127,43 +125,52 @@ impl Breakers {
 mod tests {
     use super::*;
 
+    fn breaker(threshold: u32) -> Breaker {
+        Breaker::new(
+            Source::Cdn,
+            "h:1".into(),
+            threshold,
+            Duration::from_millis(30),
+        )
+    }
+
     #[test]
     fn opens_after_threshold_then_probes_and_closes() {
-        let b = Breakers::new(2, Duration::from_millis(30));
-        assert!(b.allow("h"));
-        assert!(!b.failure("h"));
-        assert!(b.failure("h"));
-        assert_eq!(b.state("h"), BreakerState::Open);
-        assert!(!b.allow("h"));
+        let b = breaker(2);
+        assert!(b.allow());
+        assert!(!b.failure());
+        assert!(b.failure());
+        assert_eq!(b.state(), BreakerState::Open);
+        assert!(!b.allow());
         std::thread::sleep(Duration::from_millis(40));
-        assert_eq!(b.state("h"), BreakerState::HalfOpen);
-        assert!(b.allow("h"), "one probe after the cooldown");
-        assert!(!b.allow("h"), "only one");
-        assert!(b.failure("h"), "a failed probe reopens");
-        assert_eq!(b.state("h"), BreakerState::Open);
+        assert_eq!(b.state(), BreakerState::HalfOpen);
+        assert!(b.allow(), "one probe after the cooldown");
+        assert!(!b.allow(), "only one");
+        assert!(b.failure(), "a failed probe reopens");
+        assert_eq!(b.state(), BreakerState::Open);
         std::thread::sleep(Duration::from_millis(40));
-        assert!(b.allow("h"));
-        b.success("h");
-        assert_eq!(b.state("h"), BreakerState::Closed);
-        assert!(b.allow("h") && b.allow("h"));
+        assert!(b.allow());
+        b.success();
+        assert_eq!(b.state(), BreakerState::Closed);
+        assert!(b.allow() && b.allow());
     }
 
     #[test]
     fn a_probe_that_never_reports_expires_after_a_cooldown() {
-        let b = Breakers::new(1, Duration::from_millis(30));
-        assert!(b.failure("h"));
+        let b = breaker(1);
+        assert!(b.failure());
         std::thread::sleep(Duration::from_millis(40));
         assert!(
-            b.allow("h"),
+            b.allow(),
             "the probe goes out, and its task is then cancelled"
         );
         assert!(
-            !b.allow("h"),
+            !b.allow(),
             "no second probe while the first may still answer"
         );
         std::thread::sleep(Duration::from_millis(40));
-        assert!(b.allow("h"), "a new probe once the lost one expired");
-        b.success("h");
-        assert_eq!(b.state("h"), BreakerState::Closed);
+        assert!(b.allow(), "a new probe once the lost one expired");
+        b.success();
+        assert_eq!(b.state(), BreakerState::Closed);
     }
 }

@@ -35,6 +35,41 @@ pub enum Error {
         /// The limit in force.
         limit: u64,
     },
+    /// Decoding and re-encoding the image would need more memory than the per-image
+    /// limit; refused from the header, before decoding.
+    #[error(
+        "image needs about {} MiB to decode and encode, above the per-image limit of {} MiB: \
+         downscale it before upload or raise ImageOptions::max_memory",
+        needed.div_ceil(1 << 20),
+        limit / (1 << 20)
+    )]
+    OverBudget {
+        /// Estimated peak bytes of the job (decoder buffers, bitmaps, encoder).
+        needed: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// A JPEG with more scans than any encoder writes: each scan is a pass over the whole
+    /// image, so thousands of them make a small file take minutes (libjpeg-turbo LJT-01-003).
+    #[error(
+        "JPEG has {scans} scans, above the limit of {limit}: re-encode it (a progressive JPEG has about 10)"
+    )]
+    TooManyScans {
+        /// Start-of-scan markers in the file.
+        scans: u32,
+        /// The limit (`image::MAX_JPEG_SCANS`).
+        limit: u32,
+    },
+    /// The optimizer's queue is full: the job was refused at once, without waiting.
+    #[error(
+        "image optimizer busy: {running} images in work and {queued} waiting (the most it queues): retry shortly"
+    )]
+    Busy {
+        /// Jobs running.
+        running: usize,
+        /// Jobs waiting for a slot.
+        queued: usize,
+    },
     /// The options ask for something impossible.
     #[error("invalid image options: {0}")]
     InvalidOptions(String),
@@ -65,6 +100,11 @@ pub enum Error {
     /// A transform asks for a width or quality outside the allow-list.
     #[error("transform not allowed ({0}): use a width and quality from CdnConfig's allow-lists")]
     NotAllowed(String),
+    /// A transform query that is not exactly what `Cdn::image(..)` writes: an unknown,
+    /// repeated, reordered or respelled parameter, or a `v` that is not the manifest's.
+    /// Each look-alike would be one more CDN cache miss costing a full render.
+    #[error("transform query refused: {0}; use the URL Cdn::image(..) writes, unchanged")]
+    BadTransform(String),
     /// An asset path that could reach outside the asset tree (a `.` or `..` segment).
     #[error("asset path {path:?} refused: {reason}")]
     BadPath {
@@ -94,6 +134,30 @@ pub enum Error {
         /// How long we waited.
         after: Duration,
     },
+}
+
+impl Error {
+    /// The HTTP status an origin should answer a transform request with when
+    /// [`Cdn::verify_transform`](crate::Cdn::verify_transform) or
+    /// [`Cdn::render`](crate::Cdn::render) fails: 400 for a query that is not the
+    /// canonical one, 403 for a missing or wrong signature, 413 for an image above the
+    /// pixel or memory limits, 422 for input that is not a readable image, 503 when the
+    /// optimizer is busy or stopping, 502/504 for fetch failures, 500 for a configuration error.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::BadTransform(_) | Error::NotAllowed(_) | Error::BadPath { .. } => 400,
+            Error::BadSignature => 403,
+            Error::TooLarge { .. } | Error::OverBudget { .. } => 413,
+            Error::TooManyScans { .. } => 422,
+            Error::Busy { .. } => 503,
+            Error::EmptyInput | Error::UnknownFormat | Error::Corrupt { .. } => 422,
+            Error::InvalidOptions(_) | Error::Encode { .. } => 422,
+            Error::WorkerStopped(_) => 503,
+            Error::Unavailable { .. } => 502,
+            Error::Timeout { .. } => 504,
+            Error::Config { .. } => 500,
+        }
+    }
 }
 
 /// `Result` with the crate's [`Error`].

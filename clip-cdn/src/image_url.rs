@@ -1,16 +1,19 @@
 //! `cdn.image(path)`: a builder for transform URLs, responsive `srcset`s limited to the
 //! allowed widths, and the `<img>` / `<picture>` HTML with lazy loading, an origin
 //! fallback and, for critical images, high fetch priority and a preload link.
+//!
+//! The markup tells the truth about the renditions: every `srcset` candidate has the
+//! aspect ratio of the `<img width height>` box, and (when the source's size is known,
+//! from the manifest or [`ImageUrl::source_size`]) the width its descriptor says.
 
 use std::fmt::Write;
 
 use crate::Cdn;
-use crate::config::MAX_IMAGE_SIDE;
+use crate::image::geometry;
 use crate::image::{Fit, Format};
-use crate::manifest::normalize;
 use crate::sign;
-use crate::transform::{Transform, signed_message, snap};
-use crate::url_path::encode_path;
+use crate::transform::{Transform, ratio_height, signed_message, snap, snap_ratio};
+use crate::url_path::{encode_path, normalize};
 
 /// Builder returned by [`Cdn::image`].
 #[derive(Debug, Clone)]
@@ -18,6 +21,10 @@ use crate::url_path::encode_path;
 pub struct ImageUrl<'a> {
     cdn: &'a Cdn,
     path: String,
+    /// The manifest's version of `path`, read once.
+    version: Option<String>,
+    /// Intrinsic (upright) size of the source: from the manifest or `source_size`.
+    source_size: Option<(u32, u32)>,
     transform: Transform,
     critical: bool,
     alt: String,
@@ -26,12 +33,16 @@ pub struct ImageUrl<'a> {
 
 impl<'a> ImageUrl<'a> {
     pub(crate) fn new(cdn: &'a Cdn, path: &str) -> Self {
-        let critical = cdn.manifest().get(path).is_some_and(|e| e.critical);
+        let path = normalize(path);
+        let manifest = cdn.manifest();
+        let entry = manifest.get(&path);
         ImageUrl {
             cdn,
-            path: normalize(path),
+            version: entry.map(|e| e.hash.clone()),
+            source_size: manifest.size(&path),
+            critical: entry.is_some_and(|e| e.critical),
+            path,
             transform: Transform::default(),
-            critical,
             alt: String::new(),
             sizes: None,
         }
@@ -56,6 +67,7 @@ impl<'a> ImageUrl<'a> {
     }
 
     /// Output format. Without one, `to_html` offers WebP with the source format as fallback.
+    /// `Format::Gif` keeps the source format (GIF is passed through, never produced).
     pub fn format(mut self, format: Format) -> Self {
         self.transform.format = Some(format);
         self
@@ -73,6 +85,15 @@ impl<'a> ImageUrl<'a> {
         self
     }
 
+    /// The source's intrinsic size in pixels (upright), for images the manifest does not
+    /// size (uploads, say). With it, `width`/`height` attributes and `srcset` descriptors
+    /// are the rendered sizes, exactly; without it, a [`Fit::Inside`] box gets only its
+    /// `width` attribute, since the height depends on the source.
+    pub fn source_size(mut self, width: u32, height: u32) -> Self {
+        self.source_size = Some((width.max(1), height.max(1)));
+        self
+    }
+
     /// Critical (above the fold): eager, `fetchpriority="high"`, and a preload link.
     /// Defaults to the manifest's flag.
     pub fn critical(mut self, critical: bool) -> Self {
@@ -86,7 +107,7 @@ impl<'a> ImageUrl<'a> {
         self
     }
 
-    /// The `sizes` attribute; default `(max-width: Wpx) 100vw, Wpx` when a width is set.
+    /// The `sizes` attribute; default `(max-width: Wpx) 100vw, Wpx` when a width is known.
     pub fn sizes(mut self, sizes: &str) -> Self {
         self.sizes = Some(sizes.to_owned());
         self
@@ -94,60 +115,127 @@ impl<'a> ImageUrl<'a> {
 
     /// The URL of the 1x rendition (CDN, or origin when the CDN is off or down).
     pub fn url(&self) -> String {
-        self.url_on(self.cdn.serving_base(), &self.transform)
+        self.url_on(self.cdn.serving_base(), &self.rendition(None))
     }
 
     /// The same rendition on the origin: the fallback when the CDN copy fails to load.
     pub fn origin_url(&self) -> String {
-        self.url_on(self.cdn.origin_base(), &self.transform)
+        self.url_on(self.cdn.origin_base(), &self.rendition(None))
     }
 
     fn url_on(&self, base: &str, t: &Transform) -> String {
         let config = self.cdn.config();
-        let version = self.cdn.manifest().version(&self.path).map(str::to_owned);
         let path = encode_path(&self.path);
         let mut out = String::with_capacity(base.len() + path.len() + 96);
+        out.push_str(base);
         if !config.image_optimization {
-            out.push_str(base);
             out.push_str(&path);
-            if let Some(v) = version {
+            if let Some(v) = &self.version {
                 let _ = write!(out, "?v={v}");
             }
             return out;
         }
-        let t = self.allowed(t);
-        out.push_str(base);
         let start = out.len();
-        signed_message(&path, &t, version.as_deref(), &mut out);
+        signed_message(&path, t, self.version.as_deref(), &mut out);
         if let Some(key) = config.signing_keys.first() {
             let signature = sign::sign(key, &out[start..]);
-            let _ = write!(out, "&s={signature}");
+            if !out.ends_with('?') {
+                out.push('&');
+            }
+            let _ = write!(out, "s={signature}");
+        } else if out.ends_with('?') {
+            out.pop();
         }
         out
     }
 
-    /// Unsigned URLs must stay within the allow-lists: snap up to the nearest allowed size.
-    fn allowed(&self, t: &Transform) -> Transform {
+    fn unsigned(&self) -> bool {
+        self.cdn.config().signing_keys.is_empty()
+    }
+
+    /// The aspect ratio a width x height box keeps: unsigned URLs may only use the
+    /// allowed ratios, so the box snaps to the nearest one.
+    fn box_ratio(&self, width: u32, height: u32) -> (u32, u32) {
+        if self.unsigned() {
+            snap_ratio(&self.cdn.config().allowed_ratios, width, height)
+        } else {
+            (width, height)
+        }
+    }
+
+    /// The transform of the rendition `width` pixels wide (`None`: the 1x one), as it goes
+    /// into the URL: unsigned ones moved onto the allow-lists.
+    fn rendition(&self, width: Option<u32>) -> Transform {
         let config = self.cdn.config();
-        if !config.signing_keys.is_empty() {
-            return *t;
+        let widths = self.cdn.sorted_widths();
+        let unsigned = self.unsigned();
+        let on_list = |w: u32| if unsigned { snap(widths, w) } else { w };
+        let t = self.transform;
+        let mut out = t;
+        // Wider renditions of an image fit inside a box are the source scaled: sized by
+        // width alone when the source's size is known (a box would make a height-limited
+        // portrait narrower than its descriptor's width).
+        let by_width = width.is_some() && t.fit == Fit::Inside && self.source_size.is_some();
+        match (t.width, t.height) {
+            // A box: the height follows the width by the box's (allowed) aspect ratio.
+            (Some(w), Some(h)) if !by_width => {
+                let ratio = self.box_ratio(w, h);
+                let rw = on_list(width.unwrap_or(w));
+                out.width = Some(rw);
+                out.height = Some(if unsigned || width.is_some() {
+                    ratio_height(rw, ratio)
+                } else {
+                    h
+                });
+            }
+            (None, Some(h)) if width.is_none() => {
+                out.height = Some(on_list(h));
+            }
+            // Renditions sized by width: a width-only image, or the srcset candidates of a
+            // height-only or fit-inside one whose source size is known.
+            _ => {
+                out.width = width.or(t.width).map(on_list);
+                out.height = None;
+            }
         }
-        Transform {
-            width: t.width.map(|w| snap(&config.allowed_widths, w)),
-            height: t.height.map(|h| snap(&config.allowed_widths, h)),
-            quality: t.quality.map(|q| snap(&config.allowed_qualities, q)),
-            ..*t
+        if unsigned {
+            out.quality = t.quality.map(|q| snap(&config.allowed_qualities, q));
         }
+        out
+    }
+
+    /// The `<img width height>`: the 1x rendition's size. Exact when the source's size is
+    /// known; otherwise the box for cover and fill (which keep its aspect ratio), and
+    /// only the given side for fit inside (the other depends on the source).
+    pub(crate) fn display_size(&self) -> (Option<u32>, Option<u32>) {
+        let t = &self.transform;
+        let (w, h) = match (t.width, t.height) {
+            (Some(w), Some(h)) => (Some(w), Some(ratio_height(w, self.box_ratio(w, h)))),
+            other => other,
+        };
+        if let Some((sw, sh)) = self.source_size {
+            let p = geometry::plan(sw, sh, w, h, t.fit, false);
+            return (Some(p.width), Some(p.height));
+        }
+        match (w, h, t.fit) {
+            (Some(w), Some(h), Fit::Cover | Fit::Fill) => (Some(w), Some(h)),
+            (Some(w), _, _) => (Some(w), None),
+            (None, h, _) => (None, h),
+        }
+    }
+
+    /// The width the rendition `t` comes out at, when the source's size is known.
+    fn produced_width(&self, t: &Transform) -> Option<u32> {
+        let (sw, sh) = self.source_size?;
+        Some(geometry::plan(sw, sh, t.width, t.height, t.fit, false).width)
     }
 
     /// Widths offered in `srcset`: the allowed widths from half to twice the display width
     /// and the first one at or above twice it (all of them without a width).
-    fn srcset_widths(&self) -> Vec<u32> {
-        let mut allowed = self.cdn.config().allowed_widths.clone();
-        allowed.sort_unstable();
-        allowed.dedup();
-        let Some(w) = self.transform.width else {
-            return allowed;
+    fn srcset_widths(&self, display: Option<u32>) -> Vec<u32> {
+        let allowed = self.cdn.sorted_widths();
+        let Some(w) = display else {
+            return allowed.to_vec();
         };
         let mut picked: Vec<u32> = allowed
             .iter()
@@ -155,7 +243,7 @@ impl<'a> ImageUrl<'a> {
             .filter(|&a| a.saturating_mul(2) >= w && a <= w.saturating_mul(2))
             .collect();
         // Sharp on 2x screens: the smallest allowed width covering twice the display width.
-        let two_x = snap(&allowed, w.saturating_mul(2));
+        let two_x = snap(allowed, w.saturating_mul(2));
         if !picked.contains(&two_x) {
             picked.push(two_x);
         }
@@ -164,41 +252,46 @@ impl<'a> ImageUrl<'a> {
 
     fn srcset_with(&self, format: Option<Format>) -> String {
         let base = self.cdn.serving_base();
-        let unsigned = self.cdn.config().signing_keys.is_empty();
-        let mut out = String::new();
-        for (i, a) in self.srcset_widths().into_iter().enumerate() {
-            let mut t = Transform {
-                width: Some(a),
+        let display = self.display_size().0;
+        if display.is_none() && self.transform.height.is_some() {
+            // Height only, source size unknown: no width to describe; one 1x candidate.
+            let t = Transform {
                 format,
-                ..self.transform
+                ..self.rendition(None)
             };
-            t.height = match (self.transform.width, self.transform.height) {
-                // Unsigned fit-inside renditions are sized by width alone (heights must be allowed sizes).
-                (_, Some(_)) if unsigned && t.fit == Fit::Inside => None,
-                (Some(w), Some(h)) => Some(
-                    ((u64::from(h) * u64::from(a) + u64::from(w) / 2) / u64::from(w))
-                        .clamp(1, u64::from(MAX_IMAGE_SIDE)) as u32,
-                ),
-                (None, h) => h,
-                (Some(_), None) => None,
+            return self.url_on(base, &t);
+        }
+        let mut out = String::new();
+        let mut seen = Vec::new();
+        for a in self.srcset_widths(display) {
+            let t = Transform {
+                format,
+                ..self.rendition(Some(a))
             };
-            if i > 0 {
+            // Past the source's own width renditions stop growing: offer each size once.
+            let produced = self.produced_width(&t).unwrap_or(a);
+            if seen.contains(&produced) {
+                continue;
+            }
+            seen.push(produced);
+            if !out.is_empty() {
                 out.push_str(", ");
             }
-            let _ = write!(out, "{} {a}w", self.url_on(base, &t));
+            let _ = write!(out, "{} {produced}w", self.url_on(base, &t));
         }
         out
     }
 
-    /// `srcset` of width descriptors, only allowed widths.
+    /// `srcset` of width descriptors, only allowed widths; each descriptor is the width
+    /// the origin renders when the source's size is known.
     pub fn srcset(&self) -> String {
         self.srcset_with(self.transform.format)
     }
 
     fn sizes_attr(&self) -> Option<String> {
         self.sizes.clone().or_else(|| {
-            self.transform
-                .width
+            self.display_size()
+                .0
                 .map(|w| format!("(max-width: {w}px) 100vw, {w}px"))
         })
     }
@@ -212,7 +305,7 @@ impl<'a> ImageUrl<'a> {
                 self.cdn.serving_base(),
                 &Transform {
                     format,
-                    ..self.transform
+                    ..self.rendition(None)
                 }
             )),
             escape(&self.srcset_with(format))
@@ -251,10 +344,11 @@ impl<'a> ImageUrl<'a> {
                 let _ = write!(out, r#" sizes="{}""#, escape(&sizes));
             }
         }
-        if let Some(w) = self.transform.width {
+        let (width, height) = self.display_size();
+        if let Some(w) = width {
             let _ = write!(out, r#" width="{w}""#);
         }
-        if let Some(h) = self.transform.height {
+        if let Some(h) = height {
             let _ = write!(out, r#" height="{h}""#);
         }
         let _ = write!(out, r#" alt="{}""#, escape(&self.alt));
@@ -266,6 +360,10 @@ impl<'a> ImageUrl<'a> {
         out.push_str(r#" decoding="async""#);
         let origin = self.origin_url();
         if origin != self.url() {
+            // For FALLBACK_SCRIPT, which a strict CSP allows where it forbids inline handlers.
+            let _ = write!(out, r#" data-fallback-src="{}""#, escape(&origin));
+        }
+        if origin != self.url() && self.cdn.config().inline_onerror {
             let js = format!(
                 "this.onerror=null;if(this.parentNode&&this.parentNode.tagName==='PICTURE'){{this.parentNode.querySelectorAll('source').forEach(function(s){{s.remove()}})}}this.removeAttribute('srcset');this.src='{}'",
                 origin.replace('\\', "\\\\").replace('\'', "\\'")

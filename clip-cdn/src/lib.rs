@@ -1,7 +1,7 @@
 //! # clip-cdn
 //!
-//! CDN URLs and assets for the Creator Clip backend, and an image optimizer faster than
-//! `vipsthumbnail`.
+//! CDN URLs and assets for a Rust web backend, and an image optimizer (faster than sharp
+//! and `vipsthumbnail` per CPU-second, at better quality: see the README).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), clip_cdn::Error> {
@@ -18,8 +18,12 @@
 //!   hash, on the CDN while it is enabled and healthy, on the origin otherwise; image
 //!   transform URLs are signed (HMAC-SHA256) or limited to allow-lists.
 //! - [`Cdn::fetch`] gets bytes: memory cache, then CDN -> origin -> local directory, with
-//!   retries, per-host circuit breakers and coalesced misses.
-//! - [`image::optimize`] resizes and re-encodes images.
+//!   retries, a circuit breaker per source (fed by fetches and a background health
+//!   probe) and coalesced misses.
+//! - [`Cdn::verify_transform`] and [`Cdn::render`] serve transform URLs on the origin:
+//!   only the exact URL `Cdn::image` writes, rendered with the right type and cache lifetime.
+//! - [`image::optimize`] resizes and re-encodes images, within limits checked from the
+//!   header (pixels, JPEG scans, memory).
 #![warn(missing_docs)]
 
 mod breaker;
@@ -28,7 +32,9 @@ mod config;
 mod error;
 pub mod image;
 mod image_url;
+mod inflight;
 mod manifest;
+mod render;
 mod retry;
 mod sign;
 mod stats;
@@ -37,9 +43,17 @@ mod url_path;
 
 pub use breaker::BreakerState;
 pub use cdn::{Asset, Cdn};
-pub use config::{CdnConfig, DEFAULT_QUALITIES, DEFAULT_WIDTHS};
+pub use config::{CdnConfig, DEFAULT_QUALITIES, DEFAULT_RATIOS, DEFAULT_WIDTHS};
 pub use error::{Error, Result};
 pub use image_url::ImageUrl;
 pub use manifest::{Manifest, ManifestEntry, content_hash};
+pub use render::{CACHE_IMMUTABLE, CACHE_UNVERSIONED, Rendition};
 pub use stats::{CdnStats, PreloadReport, Source};
 pub use transform::{Transform, TransformRequest};
+
+/// JavaScript that does what the inline `onerror` of `to_html` does, for pages whose
+/// Content-Security-Policy forbids inline handlers (`script-src 'self'`): serve it from
+/// your origin (e.g. as `/clip-cdn-fallback.js`, `text/javascript`), include it in
+/// `<head>`, and set `CDN_INLINE_ONERROR=false`. It loads a failed image from the origin
+/// URL in its `data-fallback-src` attribute.
+pub const FALLBACK_SCRIPT: &str = include_str!("fallback.js");

@@ -1,6 +1,8 @@
-//! The asset manifest: path -> content hash (and whether the asset is critical). The hash
-//! goes into every URL (`?v=`), so a changed file gets a new URL: that is how invalidation
-//! reaches browsers and CDN edges without purging them.
+//! The asset manifest: path -> content hash (and whether the asset is critical, and an
+//! image's intrinsic size). The hash goes into every URL (`?v=`), so a changed file gets a
+//! new URL: that is how invalidation reaches browsers and CDN edges without purging them.
+//! The size lets `cdn.image(..)` write `width`/`height` attributes and `srcset`
+//! descriptors that match what the origin will render.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -9,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
+use crate::url_path::normalize;
 
 /// One asset of the manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -18,6 +21,12 @@ pub struct ManifestEntry {
     /// Critical assets are preloaded and rendered with `fetchpriority="high"`.
     #[serde(default)]
     pub critical: bool,
+    /// An image's intrinsic width in pixels, upright (after EXIF orientation).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub width: Option<u32>,
+    /// An image's intrinsic height in pixels, upright.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub height: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -31,14 +40,6 @@ enum EntryJson {
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Manifest {
     assets: BTreeMap<String, ManifestEntry>,
-}
-
-/// `images/a.jpg`, `/images/a.jpg` and `/images/a.jpg?x` name the same asset.
-/// Leading slashes (and backslashes, which browsers read as slashes) collapse into one:
-/// a root-relative `//evil.example/x.js` would otherwise load from another host.
-pub(crate) fn normalize(path: &str) -> String {
-    let path = path.split(['?', '#']).next().unwrap_or_default();
-    format!("/{}", path.trim_start_matches(['/', '\\']))
 }
 
 impl Manifest {
@@ -60,11 +61,40 @@ impl Manifest {
             ManifestEntry {
                 hash: hash.to_owned(),
                 critical,
+                width: None,
+                height: None,
             },
         );
     }
 
-    /// Parses `{"/images/a.jpg": "3f2a9c", "/app.css": {"hash": "77b1", "critical": true}}`.
+    /// Records an image's intrinsic size (upright, in pixels) (builder style); see
+    /// [`set_size`](Manifest::set_size).
+    pub fn with_size(mut self, path: &str, width: u32, height: u32) -> Manifest {
+        self.set_size(path, width, height);
+        self
+    }
+
+    /// Records an image's intrinsic size (upright, in pixels): `cdn.image(path)` then
+    /// writes `width`/`height` and `srcset` descriptors that match the rendered image.
+    /// False when the path is unknown.
+    pub fn set_size(&mut self, path: &str, width: u32, height: u32) -> bool {
+        self.assets
+            .get_mut(&normalize(path))
+            .map(|e| {
+                e.width = Some(width);
+                e.height = Some(height);
+            })
+            .is_some()
+    }
+
+    /// An image's intrinsic size (upright), when the manifest records it.
+    pub fn size(&self, path: &str) -> Option<(u32, u32)> {
+        let entry = self.get(path)?;
+        Some((entry.width?, entry.height?))
+    }
+
+    /// Parses `{"/images/a.jpg": "3f2a9c", "/app.css": {"hash": "77b1", "critical": true},
+    /// "/hero.jpg": {"hash": "9e0d", "width": 2560, "height": 1600}}`.
     pub fn from_json(json: &str) -> Result<Manifest> {
         let raw: BTreeMap<String, EntryJson> =
             serde_json::from_str(json).map_err(|e| Error::Config {
@@ -79,6 +109,8 @@ impl Manifest {
                     EntryJson::Hash(hash) => ManifestEntry {
                         hash,
                         critical: false,
+                        width: None,
+                        height: None,
                     },
                     EntryJson::Full(entry) => entry,
                 };
@@ -88,8 +120,10 @@ impl Manifest {
         Ok(Manifest { assets })
     }
 
-    /// Hashes every file under `dir` (SHA-256, first 12 hex digits); none is critical.
+    /// Hashes every file under `dir` (SHA-256, first 12 hex digits) and records the size of
+    /// each image (JPEG, PNG, WebP, GIF, read from its header); none is critical.
     /// Symlinks to files are followed; symlinks to directories are not walked.
+    /// It reads every file: call it at start-up, or on a blocking thread.
     pub fn from_dir(dir: &Path) -> Result<Manifest> {
         let mut manifest = Manifest::new();
         let mut stack = vec![dir.to_path_buf()];
@@ -117,6 +151,9 @@ impl Manifest {
                         .collect::<Vec<_>>()
                         .join("/");
                     manifest.insert(&rel, &content_hash(&bytes), false);
+                    if let Some((w, h)) = crate::image::upright_size(&bytes) {
+                        manifest.set_size(&rel, w, h);
+                    }
                 }
             }
         }
@@ -201,6 +238,11 @@ mod tests {
             .with("/new.js", "9", false);
         assert_eq!(m.changed_in(&newer), ["/app.css"]);
         assert!(Manifest::from_json("[1]").is_err());
+        let sized =
+            Manifest::from_json(r#"{"/hero.jpg": {"hash": "9", "width": 2560, "height": 1600}}"#)
+                .unwrap();
+        assert_eq!(sized.size("/hero.jpg"), Some((2560, 1600)));
+        assert_eq!(m.size("/images/a.jpg"), None);
         assert_eq!(normalize("//evil.example/x.js"), "/evil.example/x.js");
         assert_eq!(normalize("/\\evil.example/x.js"), "/evil.example/x.js");
     }
@@ -211,10 +253,18 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("clip-cdn-manifest-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("css")).unwrap();
         std::fs::write(dir.join("css/app.css"), b"body{}").unwrap();
+        // A PNG header (signature and IHDR) is all the size needs.
+        let mut png = b"\x89PNG\r\n\x1a\n\0\0\0\x0dIHDR".to_vec();
+        png.extend(640u32.to_be_bytes());
+        png.extend(480u32.to_be_bytes());
+        png.extend([8, 2, 0, 0, 0, 0, 0, 0, 0]);
+        std::fs::write(dir.join("logo.png"), &png).unwrap();
         std::os::unix::fs::symlink(&dir, dir.join("css/loop")).unwrap();
         let m = Manifest::from_dir(&dir).unwrap();
         std::fs::remove_dir_all(&dir).unwrap();
-        assert_eq!(m.paths().collect::<Vec<_>>(), ["/css/app.css"]);
+        assert_eq!(m.paths().collect::<Vec<_>>(), ["/css/app.css", "/logo.png"]);
+        assert_eq!(m.size("/logo.png"), Some((640, 480)));
+        assert_eq!(m.size("/css/app.css"), None);
         assert_eq!(
             m.version("/css/app.css"),
             Some(content_hash(b"body{}").as_str())

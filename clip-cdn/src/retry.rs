@@ -1,6 +1,10 @@
 //! One source over HTTP with retries: exponential backoff with full jitter, `Retry-After`
-//! honoured (capped), an overall deadline; only timeouts (ours or a 408), connection
-//! errors, 5xx and 429 are retried.
+//! honoured (up to a cap, beyond which the source is given up), an overall deadline; only
+//! timeouts (ours or a 408), connection errors, 5xx and 429 are retried.
+//!
+//! Each attempt must see its response headers within `request_timeout` (time to first
+//! byte: a source that does not answer is unwell); the body then has until the source's
+//! deadline, so a large asset on a slow link is not mistaken for a failing source.
 
 use std::time::{Duration, Instant};
 
@@ -8,6 +12,7 @@ use bytes::Bytes;
 use reqwest::StatusCode;
 
 use crate::config::CdnConfig;
+use crate::inflight::InflightBytes;
 
 /// A fetched body and its content type.
 pub(crate) struct Body {
@@ -18,8 +23,11 @@ pub(crate) struct Body {
 /// Why a source gave up.
 pub(crate) struct Failure {
     pub message: String,
-    /// The source itself is unwell (timeouts, 5xx, 429): counts towards its circuit.
+    /// The source itself is unwell (timeouts to first byte, connection errors, 5xx, 429):
+    /// counts towards its circuit.
     pub unhealthy: bool,
+    /// The HTTP status of a final answer that is not retried (404, 403, ...).
+    pub status: Option<StatusCode>,
 }
 
 enum Attempt {
@@ -28,31 +36,61 @@ enum Attempt {
         message: String,
         after: Option<Duration>,
     },
-    Fail(String),
+    /// A final answer: not retried, and not the source's health at fault.
+    Fail {
+        message: String,
+        status: Option<StatusCode>,
+    },
 }
 
 /// Reads the body, giving up as soon as it grows past `limit` bytes (a declared
-/// `Content-Length` above it is refused before reading anything).
+/// `Content-Length` above it is refused before reading anything), within the in-flight
+/// byte budget (reserved before the bytes are buffered; waits for room until `deadline`).
 async fn read_body(
     mut response: reqwest::Response,
     url: &str,
     limit: u64,
+    budget: &InflightBytes,
+    deadline: Instant,
 ) -> Result<Bytes, Attempt> {
+    let fail = |message: String| Attempt::Fail {
+        message,
+        status: None,
+    };
     let too_big = |n: u64| {
-        Attempt::Fail(format!(
+        fail(format!(
             "GET {url}: body of {n} bytes or more is above CDN_MAX_ASSET_BYTES={limit}"
         ))
     };
-    if let Some(declared) = response.content_length().filter(|&n| n > limit) {
+    let no_room = || {
+        fail(format!(
+            "GET {url}: no room in CDN_MAX_INFLIGHT_BYTES before the deadline (too many large fetches at once)"
+        ))
+    };
+    let declared = response.content_length();
+    if let Some(declared) = declared.filter(|&n| n > limit) {
         return Err(too_big(declared));
     }
-    let mut body = bytes::BytesMut::new();
+    let mut reserved = budget.reservation();
+    if !reserved.cover(declared.unwrap_or(0), deadline).await {
+        return Err(no_room());
+    }
+    // Sized once from Content-Length when there is one (no doubling copies).
+    let mut body = bytes::BytesMut::with_capacity(declared.unwrap_or(0) as usize);
     loop {
         match response.chunk().await {
             Ok(Some(chunk)) => {
                 let len = body.len() as u64 + chunk.len() as u64;
                 if len > limit {
                     return Err(too_big(len));
+                }
+                // Without a length, reserve ahead in 64 KiB steps as the body grows.
+                let ahead = match declared {
+                    Some(_) => len,
+                    None => len.next_multiple_of(64 << 10).min(limit),
+                };
+                if !reserved.cover(ahead, deadline).await {
+                    return Err(no_room());
                 }
                 body.extend_from_slice(&chunk);
             }
@@ -67,12 +105,33 @@ async fn read_body(
     }
 }
 
-async fn attempt(client: &reqwest::Client, url: &str, timeout: Duration, limit: u64) -> Attempt {
-    let response = match client.get(url).timeout(timeout).send().await {
-        Ok(r) => r,
-        Err(e) => {
+/// One GET: headers within `timeout`, the body by `deadline`.
+async fn attempt(
+    client: &reqwest::Client,
+    url: &str,
+    timeout: Duration,
+    deadline: Instant,
+    limit: u64,
+    budget: &InflightBytes,
+) -> Attempt {
+    let response = match tokio::time::timeout(timeout, client.get(url).send()).await {
+        Ok(Ok(r)) => r,
+        // A redirect to another host was refused (see `Cdn::new`): an answer, not an outage.
+        Ok(Err(e)) if e.is_redirect() => {
+            return Attempt::Fail {
+                message: format!("GET {url}: {e}"),
+                status: None,
+            };
+        }
+        Ok(Err(e)) => {
             return Attempt::Retry {
                 message: format!("GET {url}: {e}"),
+                after: None,
+            };
+        }
+        Err(_) => {
+            return Attempt::Retry {
+                message: format!("GET {url}: no response within {timeout:?}"),
                 after: None,
             };
         }
@@ -84,12 +143,21 @@ async fn attempt(client: &reqwest::Client, url: &str, timeout: Duration, limit: 
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        return match read_body(response, url, limit).await {
-            Ok(bytes) => Attempt::Done(Body {
+        let body = read_body(response, url, limit, budget, deadline);
+        return match tokio::time::timeout_at(deadline.into(), body).await {
+            Ok(Ok(bytes)) => Attempt::Done(Body {
                 bytes,
                 content_type,
             }),
-            Err(failed) => failed,
+            Ok(Err(failed)) => failed,
+            // The source answered: a slow body is the asset's size or the link, not a
+            // failing source. Not retried either (it would be as slow again).
+            Err(_) => Attempt::Fail {
+                message: format!(
+                    "GET {url}: body not complete by the deadline (CDN_FETCH_DEADLINE_MS)"
+                ),
+                status: None,
+            },
         };
     }
     let message = format!("GET {url}: HTTP {status}");
@@ -105,7 +173,10 @@ async fn attempt(client: &reqwest::Client, url: &str, timeout: Duration, limit: 
             .and_then(parse_retry_after);
         Attempt::Retry { message, after }
     } else {
-        Attempt::Fail(message)
+        Attempt::Fail {
+            message,
+            status: Some(status),
+        }
     }
 }
 
@@ -135,6 +206,7 @@ pub(crate) async fn get(
     client: &reqwest::Client,
     url: &str,
     config: &CdnConfig,
+    budget: &InflightBytes,
     on_retry: impl Fn(),
 ) -> Result<Body, Failure> {
     let deadline = Instant::now() + config.fetch_deadline;
@@ -145,34 +217,53 @@ pub(crate) async fn get(
             return Err(Failure {
                 message: format!("GET {url}: deadline of {:?} passed", config.fetch_deadline),
                 unhealthy: true,
+                status: None,
             });
         }
         let timeout = config.request_timeout.min(left);
-        let (message, after) = match attempt(client, url, timeout, config.max_asset_bytes).await {
+        let (message, after) = match attempt(
+            client,
+            url,
+            timeout,
+            deadline,
+            config.max_asset_bytes,
+            budget,
+        )
+        .await
+        {
             Attempt::Done(body) => return Ok(body),
-            Attempt::Fail(message) => {
+            Attempt::Fail { message, status } => {
                 return Err(Failure {
                     message,
                     unhealthy: false,
+                    status,
                 });
             }
             Attempt::Retry { message, after } => (message, after),
         };
-        if n >= config.retry_attempts {
-            return Err(Failure {
+        let unwell = |message: String| {
+            Err(Failure {
                 message,
                 unhealthy: true,
-            });
+                status: None,
+            })
+        };
+        if n >= config.retry_attempts {
+            return unwell(message);
         }
-        // Full jitter: uniform in [0, bound]; a server's Retry-After wins, up to retry_max.
+        // A server asking for more time than we allow ourselves: give it up now (the next
+        // source serves) rather than ask again early, against its request.
+        if let Some(after) = after.filter(|a| *a > config.retry_max) {
+            return unwell(format!(
+                "{message}: Retry-After {after:?} is beyond CDN_RETRY_MAX_MS"
+            ));
+        }
+        // Full jitter: uniform in [0, bound]; a server's Retry-After wins.
         let bound = backoff_bound(config, n);
         let jitter = Duration::from_millis(fastrand::u64(0..=bound.as_millis() as u64));
-        let wait = after.map_or(jitter, |a| a.min(config.retry_max));
+        let wait = after.unwrap_or(jitter);
         if wait >= deadline.saturating_duration_since(Instant::now()) {
-            return Err(Failure {
-                message: format!("{message} (no time left to retry)"),
-                unhealthy: true,
-            });
+            return unwell(format!("{message} (no time left to retry)"));
         }
         tracing::debug!(%url, %message, ?wait, "retrying asset fetch");
         on_retry();

@@ -76,7 +76,7 @@ pub struct CdnStats {
     pub unavailable: u64,
     /// HTTP retries.
     pub retries: u64,
-    /// Each host's circuit.
+    /// Each configured source's circuit (CDN first, then origin), by `host:port`.
     pub breakers: Vec<(String, BreakerState)>,
     /// The last preload, if any.
     pub last_preload: Option<PreloadReport>,
@@ -84,6 +84,8 @@ pub struct CdnStats {
     pub cache_entries: u64,
     /// Bytes in the memory cache.
     pub cache_bytes: u64,
+    /// Bytes reserved right now by bodies being read (bounded by `CDN_MAX_INFLIGHT_BYTES`).
+    pub inflight_bytes: u64,
 }
 
 /// Atomic counters plus their metric handles (registered once, not per call).
@@ -104,6 +106,17 @@ pub(crate) struct Counters {
     m_unavailable: Counter,
     m_retries: Counter,
     m_duration: [Histogram; 3],
+    m_preload_ok: Counter,
+    m_preload_failed: Counter,
+}
+
+/// The slot of `source` in the per-source handle arrays.
+fn slot(source: Source) -> usize {
+    match source {
+        Source::Cdn => 0,
+        Source::Origin => 1,
+        Source::Local => 2,
+    }
 }
 
 impl Counters {
@@ -133,6 +146,8 @@ impl Counters {
             m_retries: counter!("clip_cdn_retries_total"),
             m_duration: [Source::Cdn, Source::Origin, Source::Local]
                 .map(|s| histogram!("clip_cdn_fetch_duration_seconds", "source" => s.label())),
+            m_preload_ok: counter!("clip_cdn_preload_assets_total", "result" => "ok"),
+            m_preload_failed: counter!("clip_cdn_preload_assets_total", "result" => "failed"),
         }
     }
 
@@ -160,11 +175,11 @@ impl Counters {
         if source == Source::Cdn {
             self.cdn_failures.fetch_add(1, Relaxed);
         }
-        self.m_failures[source as usize].increment(1);
+        self.m_failures[slot(source)].increment(1);
     }
 
     pub fn served(&self, source: Source, fell_back: bool, took: Duration) {
-        self.m_duration[source as usize].record(took.as_secs_f64());
+        self.m_duration[slot(source)].record(took.as_secs_f64());
         if !fell_back {
             return;
         }
@@ -179,6 +194,11 @@ impl Counters {
             }
             Source::Cdn => {}
         }
+    }
+
+    pub fn preloaded(&self, ok: usize, failed: usize) {
+        self.m_preload_ok.increment(ok as u64);
+        self.m_preload_failed.increment(failed as u64);
     }
 
     pub fn unavailable(&self) {

@@ -566,3 +566,49 @@ async fn dot_segments_cannot_escape_the_base_path() {
     let asset = cdn.fetch("/app.css").await.unwrap();
     assert_eq!(asset.bytes, content("/static/app.css").as_bytes());
 }
+
+/// A deploy warms the new manifest's critical assets before switching to it: the entries
+/// it warmed are the new versions, and they survive the switch.
+#[tokio::test]
+async fn preload_warms_the_given_manifest_before_it_is_installed() {
+    let origin = Origin::start().await;
+    let cdn = Cdn::new(config(None, Some(origin.url()))).unwrap();
+    cdn.set_manifest(Manifest::new().with("/app.css", "v1", true))
+        .await;
+    let next = Manifest::new().with("/app.css", "v2", true);
+    let report = cdn.preload(&next).await;
+    assert_eq!((report.requested, report.ok), (1, 1));
+    assert!(
+        origin
+            .state
+            .log
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|u| u == "/app.css?v=v2"),
+        "the new version was fetched"
+    );
+    assert_eq!(cdn.set_manifest(next).await, ["/app.css"]);
+    let asset = cdn.fetch("/app.css").await.unwrap();
+    assert_eq!(asset.version.as_deref(), Some("v2"));
+    assert!(asset.from_cache, "warmed before the switch, kept by it");
+    assert_eq!(origin.hits("/app.css"), 1);
+}
+
+/// Server-side fetches ask the CDN for the same URL pages use (one cache key per asset):
+/// the path is percent-encoded the way `url()` writes it.
+#[tokio::test]
+async fn fetches_encode_the_path_as_page_urls_do() {
+    let origin = Origin::start().await;
+    let cdn = Cdn::new(config(Some(origin.url()), None)).unwrap();
+    let path = "/fonts/a,b'c.woff2";
+    cdn.fetch(path).await.unwrap();
+    let page_url = cdn.url(path);
+    let asked = origin.state.log.lock().unwrap().clone();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        format!("{}{}", origin.url(), asked[0]),
+        page_url,
+        "the fetch and the page ask for one URL"
+    );
+}

@@ -1,4 +1,4 @@
-//! The optimizer on the real photos of `shared/images` and on crafted good and bad inputs,
+//! The optimizer on the real photos of `testdata/images` and on crafted good and bad inputs,
 //! checked with an independent decoder (the `image` crate).
 
 use std::path::PathBuf;
@@ -8,14 +8,12 @@ use clip_cdn::image::{Fit, Format, ImageOptions, optimize};
 use proptest::prelude::*;
 
 fn images_dir() -> PathBuf {
-    std::env::var_os("CLIP_TEST_IMAGES")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/images"))
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/images")
 }
 
 fn photos() -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<_> = std::fs::read_dir(images_dir())
-        .expect("test images: set CLIP_TEST_IMAGES or put shared/images beside the repo")
+        .expect("the repository's testdata/images")
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("jpg" | "png")))
@@ -27,7 +25,7 @@ fn photos() -> Vec<(String, Vec<u8>)> {
         })
         .collect();
     out.sort();
-    assert!(out.len() >= 5, "expected the photos of shared/images");
+    assert!(out.len() >= 5, "expected the photos of testdata/images");
     out
 }
 
@@ -102,39 +100,54 @@ fn every_photo_to_every_format_and_size() {
     }
 }
 
+/// PSNR (dB) of the luma of two RGBA images of one size.
+fn luma_psnr(a: &image::RgbaImage, b: &image::RgbaImage) -> f64 {
+    let luma = |p: &image::Rgba<u8>| {
+        0.299 * f64::from(p[0]) + 0.587 * f64::from(p[1]) + 0.114 * f64::from(p[2])
+    };
+    let mse = a
+        .pixels()
+        .zip(b.pixels())
+        .map(|(p, q)| (luma(p) - luma(q)).powi(2))
+        .sum::<f64>()
+        / f64::from(a.width() * a.height());
+    10.0 * (255.0f64.powi(2) / mse.max(1e-9)).log10()
+}
+
+/// The thumbnail is the picture, not a mirrored, rotated or blurred one: compared pixel by
+/// pixel with an independent reference (the `image` crate's full decode and Lanczos3).
 #[test]
 fn thumbnail_keeps_the_picture() {
-    // The mean colour of the thumbnail matches the mean colour of the source.
-    let (_, bytes) = photos()
+    let (name, bytes) = photos()
         .into_iter()
         .find(|(n, _)| n.ends_with(".jpg"))
         .unwrap();
-    let src = image::load_from_memory(&bytes).unwrap().to_rgb8();
     let out = optimize(
         &bytes,
         &ImageOptions {
             width: Some(300),
+            quality: 90,
             ..Default::default()
         },
     )
     .unwrap();
     let thumb = decode(&out.bytes);
-    let mean = |px: Vec<[u8; 3]>| {
-        let n = px.len() as f64;
-        (0..3)
-            .map(|c| px.iter().map(|p| f64::from(p[c])).sum::<f64>() / n)
-            .collect::<Vec<_>>()
-    };
-    let a = mean(src.pixels().map(|p| p.0).collect());
-    let b = mean(thumb.pixels().map(|p| [p[0], p[1], p[2]]).collect());
-    for c in 0..3 {
-        assert!(
-            (a[c] - b[c]).abs() < 4.0,
-            "channel {c}: {} vs {}",
-            a[c],
-            b[c]
-        );
-    }
+    let reference = image::imageops::resize(
+        &decode(&bytes),
+        thumb.width(),
+        thumb.height(),
+        image::imageops::FilterType::Lanczos3,
+    );
+    let psnr = luma_psnr(&thumb, &reference);
+    let mirrored = luma_psnr(&image::imageops::flip_horizontal(&thumb), &reference);
+    assert!(
+        psnr > 28.0,
+        "{name}: luma PSNR {psnr:.1} dB against the reference"
+    );
+    assert!(
+        mirrored < psnr - 6.0,
+        "{name}: the check must tell a mirrored image apart ({mirrored:.1} vs {psnr:.1} dB)"
+    );
 }
 
 #[test]
@@ -264,30 +277,117 @@ fn exif_orientations_one_to_eight_come_out_upright() {
     }
 }
 
-#[test]
-fn cmyk_jpeg_becomes_rgb() {
-    // Adobe-style inverted CMYK, as Photoshop writes it: pure red is C=0 M=Y=100%, K=0.
-    let (w, h) = (48u32, 32u32);
-    let cmyk: Vec<u8> = (0..w * h).flat_map(|_| [255u8, 0, 0, 255]).collect();
+fn cmyk_jpeg(pixel: [u8; 4]) -> Vec<u8> {
+    let (w, h) = (48usize, 32usize);
     let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_CMYK);
-    c.set_size(w as usize, h as usize);
+    c.set_size(w, h);
     c.set_quality(95.0);
     let mut s = c.start_compress(Vec::new()).unwrap();
-    s.write_scanlines(&cmyk).unwrap();
-    let jpeg = s.finish().unwrap();
+    s.write_scanlines(&pixel.repeat(w * h)).unwrap();
+    s.finish().unwrap()
+}
+
+/// `jpeg` without its Adobe APP14 segment (libjpeg writes one for CMYK).
+fn without_adobe_marker(jpeg: &[u8]) -> Vec<u8> {
+    let mut pos = 2;
+    loop {
+        let marker = jpeg[pos + 1];
+        let len = usize::from(u16::from_be_bytes([jpeg[pos + 2], jpeg[pos + 3]]));
+        if marker == 0xEE {
+            let mut out = jpeg[..pos].to_vec();
+            out.extend_from_slice(&jpeg[pos + 2 + len..]);
+            return out;
+        }
+        assert_ne!(marker, 0xDA, "no Adobe marker");
+        pos += 2 + len;
+    }
+}
+
+fn centre_of(jpeg: &[u8]) -> [u8; 4] {
     let out = optimize(
-        &jpeg,
+        jpeg,
         &ImageOptions {
             format: Format::Png,
             ..Default::default()
         },
     )
     .unwrap();
-    let p = decode(&out.bytes).get_pixel(24, 16).0;
-    assert!(
-        p[0] > 230 && p[1] < 25 && p[2] < 25,
-        "expected red, got {p:?}"
-    );
+    decode(&out.bytes).get_pixel(24, 16).0
+}
+
+/// Pure red is C=0 M=Y=100% K=0. Photoshop (with an Adobe marker) stores it inverted,
+/// (255, 0, 0, 255); without the marker CMYK is plain, (0, 255, 255, 0): a colour negative
+/// if read the other way, as libvips knows.
+/// Orientations that swap the axes, with a resize that goes through shrink-on-load, the
+/// transposed plan and a cover crop: the corners still land where EXIF says.
+#[test]
+fn exif_orientations_five_to_eight_survive_resize_and_cover() {
+    // Stored 512x256: top-left red, top-right green, bottom half blue.
+    let stored = solid_jpeg(512, 256, |x, y| match (x < 256, y < 128) {
+        (true, true) => [255, 0, 0],
+        (false, true) => [0, 255, 0],
+        _ => [0, 0, 255],
+    });
+    // Displayed (upright 256x512), where the stored top-left and top-right end up.
+    let corners = [
+        (5, "TL", "BL"),
+        (6, "TR", "BR"),
+        (7, "BR", "TR"),
+        (8, "BL", "TL"),
+    ];
+    for (o, red_at, green_at) in corners {
+        let jpeg = with_orientation(&stored, o);
+        for (fit, w, h) in [(Fit::Inside, 32, 64), (Fit::Cover, 32, 48)] {
+            let out = optimize(
+                &jpeg,
+                &ImageOptions {
+                    width: Some(w),
+                    height: Some(h),
+                    fit,
+                    format: Format::Png,
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+            let img = decode(&out.bytes);
+            assert_eq!(
+                (img.width(), img.height()),
+                (w, h),
+                "orientation {o} {fit:?}"
+            );
+            let at = |c: &str| {
+                let (x, y) = match c {
+                    "TL" => (2, 2),
+                    "TR" => (w - 3, 2),
+                    "BL" => (2, h - 3),
+                    _ => (w - 3, h - 3),
+                };
+                img.get_pixel(x, y).0
+            };
+            let close = |p: [u8; 4], q: [u8; 3]| {
+                (0..3).all(|c| (i32::from(p[c]) - i32::from(q[c])).abs() < 60)
+            };
+            assert!(
+                close(at(red_at), [255, 0, 0]),
+                "orientation {o} {fit:?}: red at {red_at}: {:?}",
+                at(red_at)
+            );
+            assert!(
+                close(at(green_at), [0, 255, 0]),
+                "orientation {o} {fit:?}: green at {green_at}: {:?}",
+                at(green_at)
+            );
+        }
+    }
+}
+
+#[test]
+fn cmyk_jpeg_becomes_rgb_with_or_without_an_adobe_marker() {
+    let red = |p: [u8; 4]| p[0] > 230 && p[1] < 25 && p[2] < 25;
+    let adobe = centre_of(&cmyk_jpeg([255, 0, 0, 255]));
+    assert!(red(adobe), "Adobe CMYK: expected red, got {adobe:?}");
+    let plain = centre_of(&without_adobe_marker(&cmyk_jpeg([0, 255, 255, 0])));
+    assert!(red(plain), "plain CMYK: expected red, got {plain:?}");
 }
 
 #[test]
@@ -366,12 +466,26 @@ fn webp_input_and_progressive_jpeg_output() {
     )
     .unwrap();
     assert_eq!(again.width, 400);
-    // Progressive JPEGs carry an SOF2 marker.
-    assert!(
-        again.bytes.windows(2).any(|w| w == [0xFF, 0xC2]),
-        "no progressive frame header"
-    );
+    // Progressive JPEGs have an SOF2 frame header (found by walking the markers: the
+    // bytes FF C2 may also occur inside a Huffman table).
+    assert_eq!(frame_marker(&again.bytes), Some(0xC2), "not progressive");
     assert_eq!(decode(&again.bytes).width(), 400);
+}
+
+/// The frame header marker (SOF0, SOF2, ...) of a JPEG, found by walking its segments.
+fn frame_marker(jpeg: &[u8]) -> Option<u8> {
+    let mut pos = 2;
+    loop {
+        let marker = *jpeg.get(pos + 1)?;
+        if (0xC0..=0xCF).contains(&marker) && !matches!(marker, 0xC4 | 0xC8 | 0xCC) {
+            return Some(marker);
+        }
+        let len = usize::from(u16::from_be_bytes([
+            *jpeg.get(pos + 2)?,
+            *jpeg.get(pos + 3)?,
+        ]));
+        pos += 2 + len;
+    }
 }
 
 #[test]

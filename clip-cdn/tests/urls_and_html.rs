@@ -1,8 +1,11 @@
 //! URL building, versioning, signing and the HTML helper, checked the way a page author
 //! and an origin would: parse the HTML, verify the URLs.
 
+mod support;
+
 use clip_cdn::image::{Fit, Format};
 use clip_cdn::{Cdn, CdnConfig, Error, Manifest};
+use support::html::element;
 
 const KEY: &str = "test-signing-key-0123456789";
 
@@ -107,8 +110,19 @@ async fn signed_transform_urls_verify_at_the_origin_and_tampering_fails() {
         cdn.verify_transform("/images/thumbnail.jpg", &tampered),
         Err(Error::BadSignature)
     ));
+    // Another path: its version differs (here: it has none), and so would the signature.
     assert!(matches!(
         cdn.verify_transform("/images/other.jpg", query),
+        Err(Error::BadTransform(_))
+    ));
+    let unversioned = cdn.image("/images/other.jpg").width(300).url();
+    let (_, other_query) = split(&unversioned);
+    assert!(
+        cdn.verify_transform("/images/other.jpg", other_query)
+            .is_ok()
+    );
+    assert!(matches!(
+        cdn.verify_transform("/images/another.jpg", other_query),
         Err(Error::BadSignature)
     ));
     // Look-alikes of a signed URL would each miss the CDN cache: only the exact one passes.
@@ -121,36 +135,36 @@ async fn signed_transform_urls_verify_at_the_origin_and_tampering_fails() {
         format!("{params}&s=+{}", &signature[1..]),
         format!("{query}&"),
     ] {
+        // Respellings are refused by the parser, before any HMAC is computed.
         assert!(
             matches!(
                 cdn.verify_transform("/images/thumbnail.jpg", &variant),
-                Err(Error::BadSignature)
+                Err(Error::BadSignature | Error::BadTransform(_))
             ),
             "{variant}"
         );
     }
 
     // Rotation: a URL signed with the old key still verifies while the old key is listed second.
-    let rotated = Cdn::new(CdnConfig {
+    let rotated = cdn_with(CdnConfig {
         signing_keys: vec!["the-new-key-0123456789".into(), KEY.into()],
         ..config()
     })
-    .unwrap();
+    .await;
     assert!(
         rotated
             .verify_transform("/images/thumbnail.jpg", query)
             .is_ok()
     );
-    let dropped = Cdn::new(CdnConfig {
+    let dropped = cdn_with(CdnConfig {
         signing_keys: vec!["the-new-key-0123456789".into()],
         ..config()
     })
-    .unwrap();
-    assert!(
-        dropped
-            .verify_transform("/images/thumbnail.jpg", query)
-            .is_err()
-    );
+    .await;
+    assert!(matches!(
+        dropped.verify_transform("/images/thumbnail.jpg", query),
+        Err(Error::BadSignature)
+    ));
 }
 
 #[tokio::test]
@@ -165,43 +179,27 @@ async fn unsigned_transforms_are_limited_to_the_allow_lists() {
     // Snapped up to the nearest allowed width and quality, and accepted by the origin.
     assert!(query.starts_with("w=320&q=85"), "{query}");
     assert!(cdn.verify_transform("/images/thumbnail.jpg", query).is_ok());
-    for bad in ["w=301", "w=320&q=83", "h=7", "w=320&zoom=2"] {
+    // Canonical and current, but outside the lists: a width, a quality, a lone height,
+    // a height that is no allowed aspect ratio of its width.
+    for bad in ["w=301", "w=320&q=83", "h=7", "w=320&h=7", "w=320&h=201"] {
+        let query = format!("{bad}&v=abc123");
         assert!(
-            cdn.verify_transform("/images/thumbnail.jpg", bad).is_err(),
-            "{bad} accepted"
+            matches!(
+                cdn.verify_transform("/images/thumbnail.jpg", &query),
+                Err(Error::NotAllowed(_))
+            ),
+            "{query} accepted"
         );
     }
-}
-
-/// Attributes of the first element named `tag` in `html`.
-fn element(html: &str, tag: &str) -> Option<std::collections::HashMap<String, String>> {
-    let dom = tl::parse(html, tl::ParserOptions::default()).unwrap();
-    let parser = dom.parser();
-    let node = dom
-        .nodes()
-        .iter()
-        .find(|n| n.as_tag().is_some_and(|t| t.name().as_utf8_str() == tag))?;
-    let t = node.as_tag()?;
-    let _ = parser;
-    Some(
-        t.attributes()
-            .iter()
-            .map(|(k, v)| {
-                (
-                    k.to_string(),
-                    v.map(|v| html_unescape(&v)).unwrap_or_default(),
-                )
-            })
-            .collect(),
-    )
-}
-
-fn html_unescape(s: &str) -> String {
-    s.replace("&quot;", "\"")
-        .replace("&#39;", "'")
-        .replace("&lt;", "<")
-        .replace("&gt;", ">")
-        .replace("&amp;", "&")
+    // A box snaps to the nearest allowed aspect ratio: 300x200 is 3:2, 320 wide is 213 high.
+    let boxed = cdn
+        .image("/images/thumbnail.jpg")
+        .width(300)
+        .height(200)
+        .url();
+    let (_, query) = split(&boxed);
+    assert_eq!(query, "w=320&h=213&v=abc123");
+    assert!(cdn.verify_transform("/images/thumbnail.jpg", query).is_ok());
 }
 
 fn srcset_widths(srcset: &str) -> Vec<u32> {
@@ -236,8 +234,10 @@ async fn html_is_a_lazy_img_with_allowed_srcset_and_origin_fallback() {
         .to_html();
     let img = element(&html, "img").expect("an <img>");
     assert!(element(&html, "link").is_none(), "not critical: no preload");
+    // Fit inside a 300x200 box: the height depends on the source, whose size this
+    // manifest does not record, so only the width is promised.
     assert_eq!(img["width"], "300");
-    assert_eq!(img["height"], "200");
+    assert!(!img.contains_key("height"), "{html}");
     assert_eq!(img["loading"], "lazy");
     assert_eq!(img["decoding"], "async");
     assert_eq!(img["alt"], "A \"thumbnail\" <b>");
@@ -270,6 +270,25 @@ async fn html_is_a_lazy_img_with_allowed_srcset_and_origin_fallback() {
         "{}",
         img["onerror"]
     );
+    // The same fallback as data, for FALLBACK_SCRIPT on pages whose CSP forbids inline handlers.
+    assert!(
+        img["data-fallback-src"].starts_with("https://app.example.com/images/thumbnail.jpg?w=300")
+    );
+    let no_inline = cdn_with(CdnConfig {
+        inline_onerror: false,
+        signing_keys: vec![KEY.into()],
+        ..config()
+    })
+    .await;
+    let img = element(
+        &no_inline
+            .image("/images/thumbnail.jpg")
+            .width(300)
+            .to_html(),
+        "img",
+    )
+    .unwrap();
+    assert!(!img.contains_key("onerror") && img.contains_key("data-fallback-src"));
 }
 
 #[tokio::test]
@@ -390,5 +409,37 @@ async fn paths_with_spaces_and_commas_make_valid_srcsets() {
         assert_eq!(url_path, "/images/my%20photo%2C%20final.jpg");
         cdn.verify_transform(url_path, query).unwrap();
         cdn.verify_transform(path, query).unwrap();
+    }
+}
+
+/// Base URLs set in code, not only from the environment: a trailing slash does not
+/// double, and a query or fragment (which would swallow the path) is refused.
+#[tokio::test]
+async fn base_urls_from_code_are_normalized_or_refused() {
+    let cdn = cdn_with(CdnConfig {
+        base_url: Some("https://cdn.example.com/".into()),
+        origin_url: Some("https://app.example.com//".into()),
+        ..config()
+    })
+    .await;
+    assert_eq!(
+        cdn.url("/images/thumbnail.jpg"),
+        "https://cdn.example.com/images/thumbnail.jpg?v=abc123"
+    );
+    assert!(
+        cdn.image("/a.jpg")
+            .origin_url()
+            .starts_with("https://app.example.com/a.jpg")
+    );
+    for bad in [
+        "https://cdn.example.com/?x=1",
+        "https://cdn.example.com/#top",
+    ] {
+        let err = Cdn::new(CdnConfig {
+            base_url: Some(bad.into()),
+            ..config()
+        })
+        .unwrap_err();
+        assert!(err.to_string().contains("CDN_BASE_URL"), "{bad}: {err}");
     }
 }

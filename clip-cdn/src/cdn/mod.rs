@@ -3,7 +3,10 @@
 //! concurrent misses share one fetch.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{
+    AtomicBool, AtomicU64,
+    Ordering::{AcqRel, Acquire, Relaxed},
+};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Instant;
 
@@ -12,15 +15,17 @@ use futures_util::future::{BoxFuture, FutureExt, Shared};
 use futures_util::stream::{self, StreamExt};
 use moka::future::Cache;
 
-use crate::breaker::{BreakerState, Breakers};
+use crate::breaker::{Breaker, BreakerState};
 use crate::config::CdnConfig;
 use crate::error::{Error, Result};
 use crate::image_url::ImageUrl;
-use crate::manifest::{Manifest, normalize};
+use crate::inflight::InflightBytes;
+use crate::manifest::Manifest;
 use crate::stats::{CdnStats, Counters, PreloadReport, Source};
 use crate::transform::{self, TransformRequest};
-use crate::url_path::{encode_path, has_dot_segment};
+use crate::url_path::{decode_path, encode_path, has_dot_segment, normalize};
 
+mod health;
 mod sources;
 
 /// A fetched asset.
@@ -49,10 +54,18 @@ struct Key {
 
 type InFlight = Shared<BoxFuture<'static, Result<Asset>>>;
 
+/// Bytes a cache entry costs besides its path and body (an estimate of `Key`, `Asset` and
+/// moka's per-entry node).
+const ENTRY_OVERHEAD: usize = 256;
+
 struct Inner {
     config: CdnConfig,
-    cdn_host: Option<String>,
-    origin_host: Option<String>,
+    /// `config.allowed_widths` sorted and deduplicated, for srcsets and snapping.
+    widths: Vec<u32>,
+    /// The CDN's circuit, when `CDN_BASE_URL` is set (and the CDN enabled).
+    cdn_breaker: Option<Breaker>,
+    /// The origin's circuit, when `CDN_ORIGIN_URL` is set.
+    origin_breaker: Option<Breaker>,
     manifest: RwLock<Arc<Manifest>>,
     cache: Cache<Key, Asset>,
     /// Fetches under way, each tagged with its id so only its own task removes it.
@@ -60,8 +73,14 @@ struct Inner {
     next_fetch_id: AtomicU64,
     /// Bumped by every invalidation: a fetch that started before one does not fill the cache.
     generation: AtomicU64,
+    /// Fills (generation check and insert) hold it shared, invalidations exclusively: an
+    /// invalidation waits for inserts under way, and no fill from before it lands after it.
+    fill_lock: tokio::sync::RwLock<()>,
+    /// Bytes being read by all fetches together.
+    inflight: InflightBytes,
     http: reqwest::Client,
-    breakers: Breakers,
+    /// Set once the background health probe runs, so it never runs twice.
+    probe_started: AtomicBool,
     counters: Counters,
     last_preload: Mutex<Option<PreloadReport>>,
 }
@@ -80,8 +99,8 @@ impl std::fmt::Debug for Cdn {
     }
 }
 
-fn host_of(url: &Option<String>) -> Option<String> {
-    let url = reqwest::Url::parse(url.as_deref()?).ok()?;
+fn host_of(url: &str) -> Option<String> {
+    let url = reqwest::Url::parse(url).ok()?;
     Some(format!(
         "{}:{}",
         url.host_str()?,
@@ -89,12 +108,56 @@ fn host_of(url: &Option<String>) -> Option<String> {
     ))
 }
 
+/// Follows redirects only within the host (scheme, host and port) the request went to:
+/// a source's open redirect must not turn `fetch(path)` into a request to another host
+/// (a metadata service, an internal port), whose answer would be cached as the asset.
+fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let to = attempt.url();
+        let same = attempt.previous().first().is_some_and(|from| {
+            from.scheme() == to.scheme()
+                && from.host_str() == to.host_str()
+                && from.port_or_known_default() == to.port_or_known_default()
+        });
+        if attempt.previous().len() > 5 {
+            attempt.error("more than 5 redirects")
+        } else if same {
+            attempt.follow()
+        } else {
+            let refused = format!("redirect to another host refused: {to}");
+            attempt.error(refused)
+        }
+    })
+}
+
+/// A breaker for a source at `base`, when there is one.
+fn breaker(source: Source, base: Option<&String>, config: &CdnConfig) -> Option<Breaker> {
+    let host = host_of(base?)?;
+    Some(Breaker::new(
+        source,
+        host,
+        config.breaker_failures,
+        config.breaker_cooldown,
+    ))
+}
+
 impl Cdn {
-    /// Builds the manager from a validated config. Needs no runtime until `fetch`.
-    pub fn new(config: CdnConfig) -> Result<Cdn> {
+    /// Builds the manager from a validated config. Needs no runtime until `fetch`; inside
+    /// one it also starts the CDN's background health probe
+    /// ([`spawn_health_probe`](Cdn::spawn_health_probe)).
+    pub fn new(mut config: CdnConfig) -> Result<Cdn> {
         config.validate()?;
+        // Paths start with '/': a base ending in one would double it.
+        for url in [&mut config.base_url, &mut config.origin_url]
+            .into_iter()
+            .flatten()
+        {
+            url.truncate(url.trim_end_matches('/').len());
+        }
         let http = reqwest::Client::builder()
             .connect_timeout(config.request_timeout)
+            .redirect(same_host_redirects())
+            .user_agent(concat!("clip-cdn/", env!("CARGO_PKG_VERSION")))
             .build()
             .map_err(|e| Error::Config {
                 variable: "CDN_BASE_URL",
@@ -103,27 +166,43 @@ impl Cdn {
             })?;
         let cache = Cache::builder()
             .max_capacity(config.cache_max_bytes)
-            .weigher(|_: &Key, a: &Asset| u32::try_from(a.bytes.len()).unwrap_or(u32::MAX))
+            .weigher(|k: &Key, a: &Asset| {
+                // The body, and what every entry costs besides (key, metadata, moka's own
+                // bookkeeping), so even empty assets are bounded in number.
+                let size = a.bytes.len() + k.path.len() + a.path.len() + ENTRY_OVERHEAD;
+                u32::try_from(size).unwrap_or(u32::MAX)
+            })
             .time_to_live(config.cache_ttl)
-            .support_invalidation_closures()
             .build();
+        let mut widths = config.allowed_widths.clone();
+        widths.sort_unstable();
+        widths.dedup();
         let inner = Inner {
-            cdn_host: host_of(&config.base_url),
-            origin_host: host_of(&config.origin_url),
+            widths,
+            cdn_breaker: breaker(
+                Source::Cdn,
+                config.base_url.as_ref().filter(|_| config.enabled),
+                &config,
+            ),
+            origin_breaker: breaker(Source::Origin, config.origin_url.as_ref(), &config),
             manifest: RwLock::new(Arc::new(Manifest::new())),
             cache,
             in_flight: Mutex::new(HashMap::new()),
             next_fetch_id: AtomicU64::new(0),
             generation: AtomicU64::new(0),
+            fill_lock: tokio::sync::RwLock::new(()),
+            inflight: InflightBytes::new(config.max_inflight_bytes),
             http,
-            breakers: Breakers::new(config.breaker_failures, config.breaker_cooldown),
+            probe_started: AtomicBool::new(false),
             counters: Counters::new(),
             last_preload: Mutex::new(None),
             config,
         };
-        Ok(Cdn {
+        let cdn = Cdn {
             inner: Arc::new(inner),
-        })
+        };
+        cdn.spawn_health_probe();
+        Ok(cdn)
     }
 
     /// The configuration in force.
@@ -154,20 +233,26 @@ impl Cdn {
         };
         // Compared with the manifest installed here, not whatever a concurrent call installed since.
         let changed = old.changed_in(&new);
-        for path in &changed {
-            self.invalidate(path).await;
-        }
+        // One pass over the cache; entries of the new versions (warmed by `preload(&new)`
+        // before the switch) stay.
+        let stale: HashMap<String, Option<String>> = changed
+            .iter()
+            .map(|p| (p.clone(), new.version(p).map(str::to_owned)))
+            .collect();
+        self.invalidate_where(move |k| stale.get(&k.path).is_some_and(|v| *v != k.version))
+            .await;
         changed
     }
 
-    /// Whether the CDN is configured, enabled and its circuit is not open.
+    /// Whether the CDN is configured, enabled and its circuit closed. While it is open
+    /// or half-open (cooldown over, but no probe has succeeded yet) pages get origin URLs.
     pub fn cdn_healthy(&self) -> bool {
         self.inner.config.cdn_active()
             && self
                 .inner
-                .cdn_host
-                .as_deref()
-                .is_none_or(|h| self.inner.breakers.state(h) != BreakerState::Open)
+                .cdn_breaker
+                .as_ref()
+                .is_none_or(|b| b.state() == BreakerState::Closed)
     }
 
     /// Base URL that pages should load from right now.
@@ -176,6 +261,11 @@ impl Cdn {
             Some(base) if self.cdn_healthy() => base,
             _ => self.origin_base(),
         }
+    }
+
+    /// The allowed widths, ascending, each once.
+    pub(crate) fn sorted_widths(&self) -> &[u32] {
+        &self.inner.widths
     }
 
     pub(crate) fn origin_base(&self) -> &str {
@@ -203,13 +293,27 @@ impl Cdn {
         ImageUrl::new(self, path)
     }
 
-    /// Origin side of transform URLs: parses the query of a request for `path` and accepts
-    /// it when it carries a valid signature or stays within the allow-lists.
+    /// Origin side of transform URLs: accepts the query of a request for `path` only when
+    /// it is exactly what [`Cdn::image`] writes for it today: canonical spelling (known
+    /// parameters, once each, in order, values as written), `v` equal to the manifest's
+    /// version (absent when the manifest does not list the path), and a valid signature
+    /// when signing keys are set (unsigned queries are then refused), or within the
+    /// allow-lists when they are not. Anything else is an error naming the problem
+    /// ([`Error::http_status`] maps it to 400, a signature failure to 403).
+    ///
+    /// Call it before reading the source: a refused query costs no I/O.
     pub fn verify_transform(&self, path: &str, query: &str) -> Result<TransformRequest> {
         let request = transform::parse_query(query)?;
+        let path = normalize(path);
+        // The request path arrives percent-encoded (`/my%20photo.jpg`); the manifest lists
+        // the file's own name.
+        let manifest = self.manifest();
+        let current = manifest
+            .version(&path)
+            .or_else(|| decode_path(&path).and_then(|decoded| manifest.version(&decoded)));
+        transform::check_version(&path, &request, current)?;
         // Signatures cover the path as it is written in the URL (percent-encoded).
-        let path = encode_path(&normalize(path));
-        transform::check(&self.inner.config, &path, query, &request)?;
+        transform::check(&self.inner.config, &encode_path(&path), &request)?;
         Ok(request)
     }
 
@@ -230,7 +334,12 @@ impl Cdn {
             });
         }
         let version = self.manifest().version(&path).map(str::to_owned);
-        let key = Key { path, version };
+        self.fetch_key(Key { path, version }).await
+    }
+
+    /// The cache, else one shared fetch of `key`.
+    async fn fetch_key(&self, key: Key) -> Result<Asset> {
+        let inner = &self.inner;
         if let Some(mut asset) = inner.cache.get(&key).await {
             inner.counters.hit();
             asset.from_cache = true;
@@ -244,7 +353,15 @@ impl Cdn {
             } else {
                 // The fetch runs as its own task: a caller that gives up does not cancel it for the others.
                 let id = inner.next_fetch_id.fetch_add(1, Relaxed);
-                let task = tokio::spawn(Inner::fetch_and_cache(inner.clone(), key.clone(), id));
+                // Read here, under the in-flight lock that invalidations also take: a
+                // fetch registered before an invalidation carries the older generation.
+                let generation = inner.generation.load(Acquire);
+                let task = tokio::spawn(Inner::fetch_and_cache(
+                    inner.clone(),
+                    key.clone(),
+                    id,
+                    generation,
+                ));
                 let path = key.path.clone();
                 let f = async move {
                     task.await.unwrap_or_else(|e| {
@@ -271,8 +388,9 @@ impl Cdn {
             })
     }
 
-    /// Warms the cache with the critical assets of `manifest` (at most
-    /// `preload_concurrency` at once) and reports what happened.
+    /// Warms the cache with the critical assets of `manifest`, at the versions it lists (at
+    /// most `preload_concurrency` at once), and reports what happened. Call it with a new
+    /// manifest before [`set_manifest`](Cdn::set_manifest): the switch keeps what it warmed.
     pub async fn preload(&self, manifest: &Manifest) -> PreloadReport {
         let started = Instant::now();
         if !self.inner.config.preload_critical {
@@ -281,11 +399,18 @@ impl Cdn {
                 ..PreloadReport::default()
             };
         }
-        let paths: Vec<String> = manifest.critical().map(str::to_owned).collect();
-        let results: Vec<(String, Result<Asset>)> = stream::iter(paths)
-            .map(async |p| {
-                let r = self.fetch(&p).await;
-                (p, r)
+        let keys: Vec<Key> = manifest
+            .critical()
+            .map(|p| Key {
+                path: p.to_owned(),
+                version: manifest.version(p).map(str::to_owned),
+            })
+            .collect();
+        let results: Vec<(String, Result<Asset>)> = stream::iter(keys)
+            .map(async |key| {
+                self.inner.counters.request();
+                let path = key.path.clone();
+                (path, self.fetch_key(key).await)
             })
             .buffer_unordered(self.inner.config.preload_concurrency)
             .collect()
@@ -302,10 +427,9 @@ impl Cdn {
         }
         report.failed.sort();
         report.elapsed = started.elapsed();
-        metrics::counter!("clip_cdn_preload_assets_total", "result" => "ok")
-            .increment(report.ok as u64);
-        metrics::counter!("clip_cdn_preload_assets_total", "result" => "failed")
-            .increment(report.failed.len() as u64);
+        self.inner
+            .counters
+            .preloaded(report.ok, report.failed.len());
         *self
             .inner
             .last_preload
@@ -329,25 +453,31 @@ impl Cdn {
 
     /// Empties the cache.
     pub async fn invalidate_all(&self) {
-        self.inner.generation.fetch_add(1, Relaxed);
-        self.forget_in_flight(|_| true);
-        self.inner.cache.invalidate_all();
-        self.inner.cache.run_pending_tasks().await;
+        self.invalidate_where(|_| true).await;
     }
 
-    async fn invalidate_where(&self, keep_out: impl Fn(&Key) -> bool + Send + Sync + 'static) {
-        self.inner.generation.fetch_add(1, Relaxed);
-        self.forget_in_flight(&keep_out);
-        // Predicates are only refused when closures were not enabled at build time (they are).
-        if self
-            .inner
-            .cache
-            .invalidate_entries_if(move |k, _| keep_out(k))
-            .is_err()
+    /// Drops the cached entries `keep_out` selects. Atomic with fills: when it returns,
+    /// no entry from a fetch that started before it is in the cache, nor will be.
+    async fn invalidate_where(&self, keep_out: impl Fn(&Key) -> bool) {
+        let inner = &self.inner;
         {
-            self.inner.cache.invalidate_all();
+            // Waits for inserts under way; fills from before cannot insert after this.
+            let _no_fills = inner.fill_lock.write().await;
+            inner.generation.fetch_add(1, AcqRel);
+            self.forget_in_flight(&keep_out);
+            // Each entry by its key: exact and immediate (moka's predicates only cover
+            // entries inserted before them, and are applied later).
+            let doomed: Vec<Key> = inner
+                .cache
+                .iter()
+                .filter(|(k, _)| keep_out(k))
+                .map(|(k, _)| Key::clone(&k))
+                .collect();
+            for key in doomed {
+                inner.cache.invalidate(&key).await;
+            }
         }
-        self.inner.cache.run_pending_tasks().await;
+        inner.cache.run_pending_tasks().await;
     }
 
     /// Fetches that started before an invalidation carry the old content: later callers
@@ -382,7 +512,11 @@ impl Cdn {
             failed_assets: to_origin + to_local,
             unavailable: c.unavailable.load(Relaxed),
             retries: c.retries.load(Relaxed),
-            breakers: self.inner.breakers.all(),
+            breakers: [&self.inner.cdn_breaker, &self.inner.origin_breaker]
+                .into_iter()
+                .flatten()
+                .map(|b| (b.host().to_owned(), b.state()))
+                .collect(),
             last_preload: self
                 .inner
                 .last_preload
@@ -391,12 +525,20 @@ impl Cdn {
                 .clone(),
             cache_entries: self.inner.cache.entry_count(),
             cache_bytes: self.inner.cache.weighted_size(),
+            inflight_bytes: self.inner.inflight.in_use(),
         }
     }
 }
 
 impl Inner {
-    async fn fetch_and_cache(self: Arc<Inner>, key: Key, id: u64) -> Result<Asset> {
+    /// One fetch task: reads the sources, then fills the cache unless an invalidation
+    /// came after `generation` (read when the fetch was registered).
+    async fn fetch_and_cache(
+        self: Arc<Inner>,
+        key: Key,
+        id: u64,
+        generation: u64,
+    ) -> Result<Asset> {
         // Removes the in-flight entry however this task ends: finished, panicked, or
         // cancelled by its runtime shutting down. Left behind, the entry would hand every
         // later caller of this key the dead task's error forever.
@@ -405,14 +547,20 @@ impl Inner {
             key: key.clone(),
             id,
         };
-        let generation = self.generation.load(Relaxed);
         let result = self.fetch_uncached(&key).await;
-        if let Ok(asset) = &result
-            && self.generation.load(Relaxed) == generation
-        {
-            self.cache.insert(key.clone(), asset.clone()).await;
-            // Keeps entry_count/weighted_size (stats) current; once per miss, off the hit path.
-            self.cache.run_pending_tasks().await;
+        if let Ok(asset) = &result {
+            let filled = {
+                let _fill = self.fill_lock.read().await;
+                let current = self.generation.load(Acquire) == generation;
+                if current {
+                    self.cache.insert(key.clone(), asset.clone()).await;
+                }
+                current
+            };
+            if filled {
+                // Keeps entry_count/weighted_size (stats) current; once per miss, off the hit path.
+                self.cache.run_pending_tasks().await;
+            }
         }
         result
     }

@@ -6,11 +6,15 @@ use std::time::Instant;
 
 use bytes::Bytes;
 
+use reqwest::StatusCode;
+
 use super::{Asset, Inner, Key};
-use crate::breaker::BreakerState;
+use crate::breaker::Breaker;
 use crate::error::{Error, Result};
+use crate::inflight::InflightBytes;
 use crate::retry;
 use crate::stats::Source;
+use crate::url_path::encode_path;
 
 impl Inner {
     pub(super) async fn fetch_uncached(&self, key: &Key) -> Result<Asset> {
@@ -28,29 +32,31 @@ impl Inner {
                     .base_url
                     .as_ref()
                     .filter(|_| self.config.enabled),
-                &self.cdn_host,
+                &self.cdn_breaker,
             ),
             (
                 Source::Origin,
                 self.config.origin_url.as_ref(),
-                &self.origin_host,
+                &self.origin_breaker,
             ),
         ];
-        for (source, base, host) in remotes {
-            let (Some(base), Some(host)) = (base, host) else {
+        for (source, base, breaker) in remotes {
+            let (Some(base), Some(breaker)) = (base, breaker) else {
                 continue;
             };
-            if !self.breakers.allow(host) {
+            if !breaker.allow() {
                 // Not a failure of the source (it was not asked): no counter, no warning
                 // per request while the circuit is open.
+                let host = breaker.host();
                 tracing::debug!(source = source.label(), %host, "circuit open: source skipped");
                 last = format!("circuit open for {host}: skipped");
                 fell_back = true;
                 continue;
             }
-            let url = format!("{base}{}{query}", key.path);
+            // Encoded as in page URLs, so server-side fetches share the CDN's cache keys.
+            let url = format!("{base}{}{query}", encode_path(&key.path));
             let started = Instant::now();
-            match self.fetch_http(source, host, &url).await {
+            match self.fetch_http(source, breaker, &url).await {
                 Ok(body) => {
                     self.counters.served(source, fell_back, started.elapsed());
                     return Ok(self.asset(key, body.bytes, body.content_type, source));
@@ -66,7 +72,14 @@ impl Inner {
         if let Some(dir) = &self.config.local_dir {
             let started = Instant::now();
             match local_file(dir, &key.path) {
-                Some(file) => match read_limited(&file, self.config.max_asset_bytes).await {
+                Some(file) => match read_limited(
+                    &file,
+                    self.config.max_asset_bytes,
+                    &self.inflight,
+                    started + self.config.fetch_deadline,
+                )
+                .await
+                {
                     Ok(bytes) => {
                         self.counters
                             .served(Source::Local, fell_back, started.elapsed());
@@ -110,28 +123,27 @@ impl Inner {
     }
 
     /// One HTTP source with retries; the caller has checked that its circuit allows it.
-    /// The outcome settles the circuit.
+    /// The outcome settles the circuit: the source failing (no answer in time, connection
+    /// errors, 5xx, 429, and for the CDN a 403: a misconfigured CDN denies everything)
+    /// counts against it; any other answer, a 404 included, counts for it.
     async fn fetch_http(
         &self,
         source: Source,
-        host: &str,
+        breaker: &Breaker,
         url: &str,
     ) -> Result<retry::Body, String> {
-        match retry::get(&self.http, url, &self.config, || self.counters.retry()).await {
+        let retried = || self.counters.retry();
+        match retry::get(&self.http, url, &self.config, &self.inflight, retried).await {
             Ok(body) => {
-                if self.breakers.state(host) != BreakerState::Closed {
-                    metrics::gauge!("clip_cdn_breaker_open", "source" => source.label()).set(0.0);
-                }
-                self.breakers.success(host);
+                breaker.success();
                 Ok(body)
             }
             Err(failure) => {
-                if !failure.unhealthy {
-                    // A 404 or 403 is the host answering: healthy, and it settles a probe.
-                    self.breakers.success(host);
-                } else if self.breakers.failure(host) {
-                    tracing::warn!(%host, "circuit opened");
-                    metrics::gauge!("clip_cdn_breaker_open", "source" => source.label()).set(1.0);
+                let denied = source == Source::Cdn && failure.status == Some(StatusCode::FORBIDDEN);
+                if failure.unhealthy || denied {
+                    breaker.failure();
+                } else {
+                    breaker.success();
                 }
                 Err(failure.message)
             }
@@ -159,21 +171,31 @@ fn content_type_of(path: &str) -> Option<String> {
     Some(mime.to_owned())
 }
 
-/// Reads `file` whole unless it is larger than `limit` bytes (checked while reading, so
-/// a file that grows meanwhile is caught too).
-async fn read_limited(file: &Path, limit: u64) -> std::io::Result<Vec<u8>> {
+/// Reads `file` whole unless it is larger than `limit` bytes, within the in-flight byte
+/// budget. It reads as many bytes as the file had when opened (one that grows meanwhile
+/// is cut there, never read past what was reserved).
+async fn read_limited(
+    file: &Path,
+    limit: u64,
+    budget: &InflightBytes,
+    deadline: Instant,
+) -> std::io::Result<Vec<u8>> {
     use tokio::io::AsyncReadExt;
-    let mut bytes = Vec::new();
-    tokio::fs::File::open(file)
-        .await?
-        .take(limit.saturating_add(1))
-        .read_to_end(&mut bytes)
-        .await?;
-    if bytes.len() as u64 > limit {
+    let opened = tokio::fs::File::open(file).await?;
+    let size = opened.metadata().await?.len();
+    if size > limit {
         return Err(std::io::Error::other(format!(
             "larger than CDN_MAX_ASSET_BYTES={limit}"
         )));
     }
+    let mut reserved = budget.reservation();
+    if !reserved.cover(size, deadline).await {
+        return Err(std::io::Error::other(
+            "no room in CDN_MAX_INFLIGHT_BYTES before the deadline",
+        ));
+    }
+    let mut bytes = Vec::with_capacity(size as usize);
+    opened.take(size).read_to_end(&mut bytes).await?;
     Ok(bytes)
 }
 

@@ -32,7 +32,14 @@ pub(crate) fn webp(p: &Pixels, quality: u8) -> Result<Vec<u8>> {
 /// JPEG at `quality`; progressive scans when asked (smaller for large images, and
 /// browsers paint them early), baseline otherwise.
 pub(crate) fn jpeg(p: &Pixels, quality: u8, progressive: bool) -> Result<Vec<u8>> {
-    let rgb = p.clone().flatten();
+    // Only RGBA needs a flattened copy; RGB is encoded as it is.
+    let flattened;
+    let rgb = if p.channels == 4 {
+        flattened = p.flattened();
+        &flattened
+    } else {
+        p
+    };
     let encoded = catch_unwind(AssertUnwindSafe(|| -> std::io::Result<Vec<u8>> {
         let mut c = mozjpeg::Compress::new(mozjpeg::ColorSpace::JCS_RGB);
         c.set_size(rgb.width as usize, rgb.height as usize);

@@ -96,9 +96,12 @@ pub(crate) fn plan(
                     }
                 }
                 Fit::Cover => {
-                    let s = cap((w / sw).max(h / sh));
-                    // The output is the box, or as much of it as the source covers unscaled.
-                    let (ow, oh) = (w.min(sw * s), h.min(sh * s));
+                    let wanted = (w / sw).max(h / sh);
+                    let s = cap(wanted);
+                    // A source too small to cover the box unscaled gives the box shrunk to
+                    // what it covers: smaller, but with the box's aspect ratio, which is what
+                    // the page's <img width height> promised.
+                    let (ow, oh) = (w * s / wanted, h * s / wanted);
                     let (cw, ch) = (ow / s, oh / s);
                     Plan {
                         width: dim(ow),
@@ -107,11 +110,14 @@ pub(crate) fn plan(
                     }
                 }
                 Fit::Fill => {
-                    let (ow, oh) = if enlarge {
-                        (w, h)
+                    // Without enlarging, a box larger than the source shrinks as a whole
+                    // (keeping its aspect ratio) until it fits the source.
+                    let shrink = if enlarge {
+                        1.0
                     } else {
-                        (w.min(sw), h.min(sh))
+                        (sw / w).min(sh / h).min(1.0)
                     };
+                    let (ow, oh) = (w * shrink, h * shrink);
                     Plan {
                         width: dim(ow),
                         height: dim(oh),
@@ -163,6 +169,23 @@ mod tests {
     fn fill_stretches() {
         let p = plan(2560, 1600, Some(300), Some(300), Fit::Fill, false);
         assert_eq!((p.width, p.height), (300, 300));
+    }
+
+    /// Without enlarging, a box the source cannot fill shrinks whole: the aspect ratio the
+    /// page was promised holds, only the size is smaller.
+    #[test]
+    fn small_sources_keep_the_box_aspect_for_cover_and_fill() {
+        let p = plan(400, 300, Some(640), Some(200), Fit::Cover, false);
+        assert_eq!((p.width, p.height), (400, 125));
+        let (x, y, w, h) = p.crop;
+        assert!((w - 400.0).abs() < 1e-6 && (h - 125.0).abs() < 1e-6);
+        assert!(x.abs() < 1e-6 && (y - 87.5).abs() < 1e-6);
+        let p = plan(250, 150, Some(300), Some(200), Fit::Cover, false);
+        assert_eq!((p.width, p.height), (225, 150));
+        let p = plan(400, 300, Some(640), Some(200), Fit::Fill, false);
+        assert_eq!((p.width, p.height), (400, 125));
+        let p = plan(400, 300, Some(640), Some(200), Fit::Fill, true);
+        assert_eq!((p.width, p.height), (640, 200));
     }
 
     #[test]

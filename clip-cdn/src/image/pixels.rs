@@ -49,24 +49,42 @@ impl Pixels {
         }
     }
 
-    /// Composites RGBA over white into RGB (for formats without alpha).
-    pub fn flatten(self) -> Pixels {
+    /// Composites RGBA over white into RGB (for formats without alpha), in place: each
+    /// RGB pixel lands at or before the RGBA pixel it comes from.
+    pub fn flatten(mut self) -> Pixels {
         if self.channels != 4 {
             return self;
         }
+        let n = self.data.len() / 4;
+        for i in 0..n {
+            let p = [
+                self.data[i * 4],
+                self.data[i * 4 + 1],
+                self.data[i * 4 + 2],
+                self.data[i * 4 + 3],
+            ];
+            self.data[i * 3..i * 3 + 3].copy_from_slice(&over_white(p));
+        }
+        self.data.truncate(n * 3);
+        self.data.shrink_to_fit();
+        Pixels {
+            channels: 3,
+            ..self
+        }
+    }
+
+    /// A flattened copy (see [`flatten`](Pixels::flatten)) of an RGBA bitmap.
+    pub fn flattened(&self) -> Pixels {
         let data = self
             .data
             .chunks_exact(4)
-            .flat_map(|p| {
-                let a = u32::from(p[3]);
-                let blend = move |v: u8| ((u32::from(v) * a + 255 * (255 - a) + 127) / 255) as u8;
-                [blend(p[0]), blend(p[1]), blend(p[2])]
-            })
+            .flat_map(|p| over_white([p[0], p[1], p[2], p[3]]))
             .collect();
         Pixels {
+            width: self.width,
+            height: self.height,
             channels: 3,
             data,
-            ..self
         }
     }
 
@@ -74,6 +92,13 @@ impl Pixels {
     pub fn has_transparency(&self) -> bool {
         self.channels == 4 && self.data.chunks_exact(4).any(|p| p[3] != 255)
     }
+}
+
+/// One RGBA pixel composited over white.
+fn over_white(p: [u8; 4]) -> [u8; 3] {
+    let a = u32::from(p[3]);
+    let blend = |v: u8| ((u32::from(v) * a + 255 * (255 - a) + 127) / 255) as u8;
+    [blend(p[0]), blend(p[1]), blend(p[2])]
 }
 
 #[cfg(test)]
@@ -122,6 +147,7 @@ mod tests {
             data: vec![0, 0, 0, 0, 10, 20, 30, 255],
         };
         assert!(p.has_transparency());
+        assert_eq!(p.flattened().data, [255, 255, 255, 10, 20, 30]);
         assert_eq!(p.flatten().data, [255, 255, 255, 10, 20, 30]);
     }
 }

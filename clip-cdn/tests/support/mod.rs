@@ -14,6 +14,10 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::extract::State;
 use axum::http::{Response, StatusCode, Uri};
+use futures_util::StreamExt;
+
+pub mod html;
+pub mod images;
 
 /// What the origin does for a path: fail a number of times first, answer slowly, or 404.
 #[derive(Clone, Default)]
@@ -25,6 +29,10 @@ pub struct Behaviour {
     pub missing: bool,
     /// Serve this many bytes in 1 KiB chunks with no `Content-Length` (0: the normal body).
     pub streamed_bytes: usize,
+    /// Pause between those chunks: a slow body after prompt headers.
+    pub chunk_delay: Duration,
+    /// Answer `302 Found` with this `Location`.
+    pub redirect_to: Option<String>,
 }
 
 #[derive(Default)]
@@ -114,6 +122,13 @@ async fn serve(State(state): State<Arc<OriginState>>, uri: Uri) -> Response<Body
             .body(Body::from("down"))
             .unwrap();
     }
+    if let Some(location) = b.redirect_to {
+        return Response::builder()
+            .status(302)
+            .header("location", location)
+            .body(Body::from("moved"))
+            .unwrap();
+    }
     if b.missing {
         return Response::builder()
             .status(404)
@@ -132,13 +147,15 @@ async fn serve(State(state): State<Arc<OriginState>>, uri: Uri) -> Response<Body
         return r.body(Body::from("try later")).unwrap();
     }
     if b.streamed_bytes > 0 {
-        let chunks = (0..b.streamed_bytes.div_ceil(1024)).map(move |i| {
-            let len = (b.streamed_bytes - i * 1024).min(1024);
-            Ok::<_, std::io::Error>(vec![b'x'; len])
-        });
-        return Response::builder()
-            .body(Body::from_stream(futures_util::stream::iter(chunks)))
-            .unwrap();
+        let (total, pause) = (b.streamed_bytes, b.chunk_delay);
+        let chunks =
+            futures_util::stream::iter(0..total.div_ceil(1024)).then(move |i| async move {
+                if !pause.is_zero() {
+                    tokio::time::sleep(pause).await;
+                }
+                Ok::<_, std::io::Error>(vec![b'x'; (total - i * 1024).min(1024)])
+            });
+        return Response::builder().body(Body::from_stream(chunks)).unwrap();
     }
     Response::builder()
         .header("content-type", "text/plain")

@@ -52,10 +52,7 @@ pub async fn render(ctx: &JobContext, queue: &Queue, job: &ClaimedJob) -> Outcom
         };
         let out = match ctx.optimizer.optimize(original.clone(), options).await {
             Ok(out) => out,
-            Err(clip_cdn::Error::WorkerStopped(why)) => {
-                return Outcome::Transient(format!("image worker stopped: {why}"));
-            }
-            Err(e) => return Outcome::Invalid(e.to_string()),
+            Err(e) => return render_failed(e),
         };
         let key = rendition_key(&asset.storage_key, width, format);
         let stored = match ctx.storage.put_bytes(&key, out.bytes.into()).await {
@@ -88,6 +85,18 @@ pub async fn render(ctx: &JobContext, queue: &Queue, job: &ClaimedJob) -> Outcom
     Outcome::Succeeded(serde_json::json!({ "asset_id": asset_id, "renditions": made }))
 }
 
+/// A failed render: stopping workers and a full optimizer queue (the `/img` route renders
+/// on the same optimizer) pass, so the job is tried again; anything else is the upload's.
+fn render_failed(e: clip_cdn::Error) -> Outcome {
+    match e {
+        clip_cdn::Error::WorkerStopped(why) => {
+            Outcome::Transient(format!("image worker stopped: {why}"))
+        }
+        busy @ clip_cdn::Error::Busy { .. } => Outcome::Transient(busy.to_string()),
+        other => Outcome::Invalid(other.to_string()),
+    }
+}
+
 /// A failure that another attempt may not meet. Its cause goes to the log; the job keeps a
 /// text without internal detail, since users read it.
 fn transient(e: Error) -> Outcome {
@@ -100,4 +109,24 @@ fn transient(e: Error) -> Outcome {
         }
         .to_owned(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A busy optimizer is a moment's state, not a bad upload: the job must not end as
+    /// failed for good.
+    #[test]
+    fn a_busy_optimizer_is_retried_and_a_bad_image_is_not() {
+        let busy = clip_cdn::Error::Busy {
+            running: 2,
+            queued: 16,
+        };
+        assert!(matches!(render_failed(busy), Outcome::Transient(_)));
+        assert!(matches!(
+            render_failed(clip_cdn::Error::UnknownFormat),
+            Outcome::Invalid(_)
+        ));
+    }
 }

@@ -240,17 +240,24 @@ async fn produce(app: &AppState, asset: &Asset, wanted: &Wanted) -> ApiResult<Ca
         .optimizer
         .optimize(source, options)
         .await
-        .map_err(|e| match e {
-            clip_cdn::Error::WorkerStopped(_) => Problem::unavailable(
-                "the image workers are stopping; retry",
-                std::time::Duration::from_secs(1),
-            ),
-            other => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
-        })?;
+        .map_err(render_problem)?;
     Ok(CachedImage {
         bytes: out.bytes.into(),
         content_type: out.format.mime_type(),
     })
+}
+
+/// The answer to a failed render: stopping workers and a full optimizer queue are this
+/// server's state (503, worth a retry in a second); anything else is about the image (422).
+fn render_problem(e: clip_cdn::Error) -> Problem {
+    let retry = std::time::Duration::from_secs(1);
+    match e {
+        clip_cdn::Error::WorkerStopped(_) => {
+            Problem::unavailable("the image workers are stopping; retry", retry)
+        }
+        busy @ clip_cdn::Error::Busy { .. } => Problem::unavailable(busy.to_string(), retry),
+        other => Problem::new(StatusCode::UNPROCESSABLE_ENTITY, other.to_string()),
+    }
 }
 
 /// The stored rendition a plain width + format transform asks for, if its job made it.
@@ -305,5 +312,49 @@ fn set_validators(
     headers.insert(CACHE_CONTROL, cache_control);
     if negotiated {
         headers.insert(VARY, HeaderValue::from_static("Accept"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::header::RETRY_AFTER;
+    use clip_cdn::image::Optimizer;
+
+    /// clip-cdn's optimizer answers a full queue at once with `Busy`: the client should
+    /// retry, not be told its image is unprocessable.
+    #[tokio::test]
+    async fn a_full_optimizer_queue_is_a_503_to_retry() {
+        let photo = std::fs::read(
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../testdata/images/Dune.jpg"),
+        )
+        .expect("the test photo");
+        // A 3 MP PNG holds the one slot far longer than the next call takes to be refused.
+        let slow = ImageOptions {
+            width: Some(2200),
+            enlarge: true,
+            format: Format::Png,
+            ..ImageOptions::default()
+        };
+        let optimizer = Optimizer::new(1).max_queued(0);
+        let holder = tokio::spawn({
+            let (optimizer, photo, slow) = (optimizer.clone(), photo.clone(), slow.clone());
+            async move { optimizer.optimize(photo, slow).await }
+        });
+        while optimizer.available() > 0 {
+            tokio::time::sleep(std::time::Duration::from_millis(1)).await;
+        }
+        let busy = optimizer
+            .optimize(photo, slow)
+            .await
+            .expect_err("no free slot and no queue");
+        assert!(matches!(busy, clip_cdn::Error::Busy { .. }), "{busy:?}");
+        let response = render_problem(busy).into_response();
+        assert_eq!(response.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(response.headers().contains_key(RETRY_AFTER));
+        assert!(holder.await.expect("the holding job").is_ok());
+
+        let unreadable = render_problem(clip_cdn::Error::UnknownFormat).into_response();
+        assert_eq!(unreadable.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
 }
