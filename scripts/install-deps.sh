@@ -19,12 +19,18 @@ pg_bindir >/dev/null || need+=(postgresql)
 have pgbouncer || need+=(pgbouncer)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have openssl || need+=(openssl)
+# The browser tests of the pages and the dashboard (tests/app/browser.rs).
+have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
+have chromedriver || [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 
 if [ "${1:-}" = "--compare" ]; then
     have wrk || need+=(wrk)
     have vipsthumbnail || need+=(libvips-tools)
     have hyperfine || need+=(hyperfine)
     have pgbench || need+=(postgresql-contrib)
+    # scripts/compare/app.sh: Fastify on Node.js.
+    have node || need+=(nodejs)
+    have npm || need+=(npm)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then
