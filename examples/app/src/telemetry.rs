@@ -7,7 +7,7 @@
 //! | `clip_jobs_running` | gauge | jobs this instance runs now |
 //! | `clip_job_duration_seconds{kind}` | histogram | wall time of finished attempts |
 //! | `clip_jobs_completed_total{kind}` | counter | jobs that succeeded here |
-//! | `clip_jobs_failed_total{kind,reason}` | counter | failed attempts: `invalid_input`, `transient`, `dead`, `lease_lost`, `lease_expired` |
+//! | `clip_jobs_failed_total{kind,reason}` | counter | failed attempts: `invalid_input`, `transient`, `dead`, `lease_lost`, `lease_expired`, `timeout`, `cancelled` |
 //! | `clip_app_info{instance,version}` | gauge = 1 | which instance this is |
 //! | `process_cpu_seconds_total` | gauge | CPU seconds used by the process (take its `rate()`) |
 //! | `process_resident_memory_bytes` | gauge | resident memory |
@@ -56,6 +56,10 @@ pub enum FailureReason {
     LeaseLost,
     /// The job's worker died; found by the lease reaper.
     LeaseExpired,
+    /// The job ran past its kind's wall-clock limit (`VIDEO_JOB_TIMEOUT`).
+    Timeout,
+    /// `DELETE /api/jobs/{id}` stopped it while it ran.
+    Cancelled,
 }
 
 impl FailureReason {
@@ -66,6 +70,8 @@ impl FailureReason {
             FailureReason::Dead => "dead",
             FailureReason::LeaseLost => "lease_lost",
             FailureReason::LeaseExpired => "lease_expired",
+            FailureReason::Timeout => "timeout",
+            FailureReason::Cancelled => "cancelled",
         }
     }
 }
@@ -149,6 +155,8 @@ impl JobMetrics {
             FailureReason::Dead,
             FailureReason::LeaseLost,
             FailureReason::LeaseExpired,
+            FailureReason::Timeout,
+            FailureReason::Cancelled,
         ] {
             metrics::counter!(JOBS_FAILED, "kind" => kind, "reason" => reason.as_str()).absolute(0);
         }

@@ -5,11 +5,13 @@
 mod assets;
 mod migrate;
 mod projects;
+mod videos;
 
 use clip_pool::postgres::{PgConnection, PgError, PgPool};
 
 pub use assets::{Asset, NewAsset, Rendition};
 pub use projects::{Page, Project};
+pub use videos::{Clip, NewClip, NewPoster, NewVideo, Poster, Probed, Video};
 
 use crate::Error;
 
