@@ -46,7 +46,7 @@ impl Ctx {
     pub async fn start() -> TestResult<Ctx> {
         let pg = LocalPostgres::start().await?;
         let admin = clip_pool::postgres::connect(&pg.url(), small_pool()).await?;
-        let prometheus = clip_health::prometheus::install()?;
+        let prometheus = clip_app::telemetry::install_recorder()?;
         Ok(Ctx {
             pg,
             admin,
@@ -90,6 +90,8 @@ pub fn base_vars() -> Vec<(&'static str, String)> {
         ("DB_MAX_CONNECTIONS", "8"),
         ("DB_ACQUIRE_TIMEOUT", "2000"),
         ("IMAGE_WORKERS", "1"),
+        // The video tests ask for video workers; the others need no ffmpeg.
+        ("VIDEO_WORKERS", "0"),
         ("JOB_POLL_INTERVAL", "100"),
         ("RENDITION_WIDTHS", "64,128"),
         ("GRACEFUL_SHUTDOWN_TIMEOUT", "5000"),

@@ -49,3 +49,6 @@ ALTER TABLE jobs ADD COLUMN cancel_requested boolean NOT NULL DEFAULT false;
 ALTER TABLE jobs DROP CONSTRAINT jobs_state_check;
 ALTER TABLE jobs ADD CONSTRAINT jobs_state_check
     CHECK (state IN ('queued', 'running', 'succeeded', 'failed', 'dead', 'cancelled'));
+
+-- The project page looks up the newest job of each image and video of a project.
+CREATE INDEX jobs_by_project ON jobs (project_id, id DESC);

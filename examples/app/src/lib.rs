@@ -89,7 +89,7 @@ impl std::fmt::Debug for App {
 impl App {
     /// Connects to `database_url`, applies the migrations, opens the storage backend and
     /// builds the routes. `/metrics` is served when a Prometheus handle is given (install
-    /// the recorder once per process: `clip_health::prometheus::install()`).
+    /// the recorder once per process: [`telemetry::install_recorder`]).
     pub async fn build(
         config: AppConfig,
         database_url: &str,

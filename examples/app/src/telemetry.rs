@@ -17,6 +17,9 @@
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusHandle};
+
+use crate::Error;
 
 use crate::jobs::JobKind;
 
@@ -42,6 +45,44 @@ pub const IMG_CACHE_HITS: &str = "clip_img_cache_hits_total";
 pub const IMG_CACHE_MISSES: &str = "clip_img_cache_misses_total";
 /// Requests refused by overload protection.
 pub const HTTP_SHED: &str = "clip_http_shed_total";
+
+/// Buckets of `clip_job_duration_seconds`: from an image's renditions (a tenth of a second)
+/// to the clips of an hour-long video (clip-health's `*_seconds` buckets stop at 10 s).
+pub const JOB_DURATION_BUCKETS: &[f64] = &[
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+/// How often the recorder's upkeep runs (as clip-health's `install` does it).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the global Prometheus recorder (once per process): clip-health's buckets and
+/// names, plus the job durations' buckets; its metrics described and its upkeep scheduled
+/// on the current tokio runtime, if any.
+pub fn install_recorder() -> Result<PrometheusHandle, Error> {
+    let handle = clip_health::prometheus::builder()
+        .and_then(|b| {
+            Ok(b.set_buckets_for_metric(
+                Matcher::Full(JOB_DURATION.to_owned()),
+                JOB_DURATION_BUCKETS,
+            )?)
+        })
+        .and_then(|b| Ok(b.install_recorder()?))
+        .map_err(Error::Health)?;
+    clip_health::prometheus::describe();
+    let upkeep = handle.clone();
+    // Outside a runtime the histograms are drained at scrape time only.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(UPKEEP_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+    }
+    Ok(handle)
+}
 
 /// Why a job attempt failed, as the `reason` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -75,6 +75,15 @@ pub struct Probed {
     pub audio_codec: Option<String>,
 }
 
+/// A video as the project page shows it: with the state of its newest clip job.
+#[derive(Debug, Clone)]
+pub struct VideoCard {
+    /// The video.
+    pub video: Video,
+    /// Its newest clip job: state, progress (percent) and last error.
+    pub job: Option<(String, f32, Option<String>)>,
+}
+
 /// A clip as the API and the pages show it.
 #[derive(Debug, Clone, Serialize)]
 pub struct Clip {
@@ -154,8 +163,9 @@ pub struct NewPoster {
     pub renditions: Vec<Rendition>,
 }
 
-const VIDEO_COLUMNS: &str = "id, project_id, filename, content_type, size, sha256, storage_key, \
-    created_at, duration_seconds, width, height, video_codec, audio_codec";
+const VIDEO_COLUMNS: &str = "v.id, v.project_id, v.filename, v.content_type, v.size, v.sha256, \
+    v.storage_key, v.created_at, v.duration_seconds, v.width, v.height, v.video_codec, \
+    v.audio_codec";
 
 const CLIP_COLUMNS: &str = "c.id, c.video_id, c.job_id, c.seq, c.start_seconds, c.end_seconds, \
     c.duration_seconds, c.width, c.height, c.size, c.sha256, c.storage_key, \
@@ -208,7 +218,7 @@ impl Db {
     /// Records an uploaded video.
     pub async fn create_video(&self, new: &NewVideo<'_>) -> Result<Video, Error> {
         let sql = format!(
-            "INSERT INTO videos (project_id, filename, content_type, size, sha256, storage_key)
+            "INSERT INTO videos AS v (project_id, filename, content_type, size, sha256, storage_key)
              VALUES ($1, $2, $3, $4, $5, $6) RETURNING {VIDEO_COLUMNS}"
         );
         let row = self
@@ -232,7 +242,7 @@ impl Db {
 
     /// The video, if it exists.
     pub async fn video(&self, id: i64) -> Result<Option<Video>, Error> {
-        let sql = format!("SELECT {VIDEO_COLUMNS} FROM videos WHERE id = $1");
+        let sql = format!("SELECT {VIDEO_COLUMNS} FROM videos v WHERE v.id = $1");
         let row = self.read(async |c| c.query_opt(&sql, &[&id]).await).await?;
         Ok(row.as_ref().map(Video::from))
     }
@@ -240,12 +250,36 @@ impl Db {
     /// The project's videos, newest first (at most `limit`).
     pub async fn project_videos(&self, project_id: i64, limit: i64) -> Result<Vec<Video>, Error> {
         let sql = format!(
-            "SELECT {VIDEO_COLUMNS} FROM videos WHERE project_id = $1 ORDER BY id DESC LIMIT $2"
+            "SELECT {VIDEO_COLUMNS} FROM videos v WHERE v.project_id = $1 ORDER BY v.id DESC LIMIT $2"
         );
         let rows = self
             .read(async |c| c.query(&sql, &[&project_id, &limit]).await)
             .await?;
         Ok(rows.iter().map(Video::from).collect())
+    }
+
+    /// The project's newest `limit` videos, each with its newest clip job.
+    pub async fn video_cards(&self, project_id: i64, limit: i64) -> Result<Vec<VideoCard>, Error> {
+        let sql = format!(
+            "SELECT {VIDEO_COLUMNS}, j.state, j.progress, j.last_error FROM videos v
+             LEFT JOIN LATERAL (SELECT state, progress, last_error FROM jobs
+                                WHERE jobs.project_id = v.project_id AND jobs.kind = 'video'
+                                  AND jobs.payload @> jsonb_build_object('video_id', v.id)
+                                ORDER BY jobs.id DESC LIMIT 1) j ON true
+             WHERE v.project_id = $1 ORDER BY v.id DESC LIMIT $2"
+        );
+        let rows = self
+            .read(async |c| c.query(&sql, &[&project_id, &limit]).await)
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|row| VideoCard {
+                video: Video::from(row),
+                job: row
+                    .get::<_, Option<String>>(13)
+                    .map(|state| (state, row.get(14), row.get(15))),
+            })
+            .collect())
     }
 
     /// Records what ffprobe found.

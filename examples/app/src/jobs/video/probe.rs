@@ -91,7 +91,7 @@ pub async fn header(
             .await
             .map_err(|_| Error::Ffmpeg(format!("ffprobe took over {PROBE_TIMEOUT:?}")))??;
     if !finished.status.success() {
-        return Ok(Err(unreadable(finished.last_error().unwrap_or(""), file)));
+        return Ok(Err(unreadable(&finished.stderr.join("\n"), file)));
     }
     Ok(inspect(&finished.stdout, limits))
 }
@@ -100,17 +100,23 @@ pub async fn header(
 fn unreadable(stderr: &str, file: &str) -> Refused {
     let lower = stderr.to_ascii_lowercase();
     Refused(if lower.contains("moov atom not found") {
-        "the file is incomplete: its MP4/MOV index (the moov box) is missing, so the upload \
-         was cut short or the recording never finished; upload the complete file"
+        "the file is incomplete or corrupt: its MP4/MOV index (the moov box) is missing, so \
+         the upload was cut short, the recording never finished, or the file is damaged; \
+         upload the complete file"
             .to_owned()
     } else if lower.contains("invalid data found") || lower.contains("end of file") {
         "the file is not a video ffmpeg can read, or it is corrupt: upload an MP4, MOV, \
          WebM or MKV video"
             .to_owned()
     } else {
-        let detail = stderr
+        let last = stderr
+            .lines()
+            .rev()
+            .find(|l| !l.trim().is_empty())
+            .unwrap_or("");
+        let detail = last
             .split_once(&format!("{file}: "))
-            .map_or(stderr, |(_, d)| d)
+            .map_or(last, |(_, d)| d)
             .trim();
         format!("the file could not be read as a video ({detail})")
     })

@@ -33,10 +33,14 @@ impl Tools {
         let path = std::env::var_os("PATH");
         let ffmpeg = find("ffmpeg", path.as_deref())?;
         let ffprobe = find("ffprobe", path.as_deref())?;
-        let version = output(&ffmpeg, &["-hide_banner", "-version"]).await?;
+        let (version, probe, encoders) = tokio::join!(
+            output(&ffmpeg, &["-hide_banner", "-version"]),
+            output(&ffprobe, &["-hide_banner", "-version"]),
+            output(&ffmpeg, &["-hide_banner", "-encoders"]),
+        );
+        let (version, encoders) = (version?, encoders?);
+        probe?;
         let version = version.lines().next().unwrap_or("ffmpeg").to_owned();
-        output(&ffprobe, &["-hide_banner", "-version"]).await?;
-        let encoders = output(&ffmpeg, &["-hide_banner", "-encoders"]).await?;
         for (encoder, what) in ENCODERS {
             let present = encoders
                 .lines()
