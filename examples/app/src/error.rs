@@ -101,10 +101,6 @@ impl Error {
         }
     }
 
-    pub(crate) fn from_pool_config(e: clip_pool::ConfigError) -> Self {
-        Error::PoolConfig(e)
-    }
-
     /// An I/O error with what was being done.
     pub(crate) fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> Self {
         let context = context.into();

@@ -421,7 +421,7 @@ impl AppConfig {
                 instance_id,
             },
             database,
-            pool: PoolConfig::from_lookup(&lookup).map_err(Error::from_pool_config)?,
+            pool: PoolConfig::from_lookup(&lookup).map_err(Error::PoolConfig)?,
             cdn: CdnConfig::from_lookup(&lookup).map_err(Error::Cdn)?,
             health: HealthConfig::from_lookup(&lookup).map_err(Error::Health)?,
             scaling: ScalingConfig::from_lookup(&lookup).map_err(Error::Scaling)?,
