@@ -90,3 +90,41 @@ pub fn response(name: &str, version: Option<&str>, if_none_match: Option<&str>) 
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn header(response: &Response, name: axum::http::HeaderName) -> String {
+        response
+            .headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_owned()
+    }
+
+    #[test]
+    fn versioned_urls_are_immutable_and_etags_revalidate() {
+        let url = url("app.css");
+        let version = url.split("?v=").nth(1).expect("a digest in the URL");
+        let fresh = response("app.css", Some(version), None);
+        assert_eq!(fresh.status(), StatusCode::OK);
+        assert!(header(&fresh, CACHE_CONTROL).contains("immutable"));
+        assert!(header(&fresh, CONTENT_TYPE).starts_with("text/css"));
+        let stale = response("app.css", Some("0000"), None);
+        assert_eq!(header(&stale, CACHE_CONTROL), "no-cache");
+        let etag = header(&fresh, ETAG);
+        let again = response("app.css", None, Some(&etag));
+        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
+    }
+
+    #[test]
+    fn an_unknown_file_is_a_404() {
+        assert_eq!(
+            response("nope.js", None, None).status(),
+            StatusCode::NOT_FOUND
+        );
+        assert_eq!(url("nope.js"), "/static/nope.js");
+    }
+}

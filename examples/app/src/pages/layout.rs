@@ -64,9 +64,11 @@ pub fn page(frame: &Frame<'_>, main: Markup) -> Markup {
                     }
                 }
                 main #main .wrap tabindex="-1" { (main) }
-                footer.wrap.footer {
-                    "Served by instance " code { (frame.instance) }
-                    " · clip-app " (env!("CARGO_PKG_VERSION"))
+                footer.footer {
+                    div.wrap {
+                        "Served by instance " code { (frame.instance) }
+                        " · clip-app " (env!("CARGO_PKG_VERSION"))
+                    }
                 }
             }
         }
