@@ -19,6 +19,8 @@ pg_bindir >/dev/null || need+=(postgresql)
 have pgbouncer || need+=(pgbouncer)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have openssl || need+=(openssl)
+# The video clip jobs run ffmpeg and ffprobe (clip-app checks them at start-up).
+have ffmpeg && have ffprobe || need+=(ffmpeg)
 # The browser tests of the pages and the dashboard (tests/app/browser.rs).
 have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
 have chromedriver || [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)

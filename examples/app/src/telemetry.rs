@@ -22,6 +22,7 @@ use metrics_exporter_prometheus::{Matcher, PrometheusHandle};
 use crate::Error;
 
 use crate::jobs::JobKind;
+use crate::jobs::stats::stats;
 
 /// Jobs waiting fleet-wide.
 pub const JOBS_PENDING: &str = "clip_jobs_pending";
@@ -212,17 +213,20 @@ impl JobMetrics {
     /// An attempt started.
     pub fn started(&self) {
         self.running.increment(1.0);
+        stats().started(self.kind);
     }
 
     /// An attempt ended after `took`.
     pub fn ended(&self, took: Duration) {
         self.running.decrement(1.0);
         self.duration.record(took.as_secs_f64());
+        stats().ended(self.kind, took.as_secs_f64());
     }
 
     /// A job succeeded.
     pub fn completed(&self) {
         self.completed.increment(1);
+        stats().completed(self.kind);
     }
 
     /// An attempt failed.
@@ -234,6 +238,7 @@ impl JobMetrics {
 /// Counts a failed attempt of `kind`.
 pub fn failed(kind: &'static str, reason: FailureReason) {
     metrics::counter!(JOBS_FAILED, "kind" => kind, "reason" => reason.as_str()).increment(1);
+    stats().failed(kind, reason.as_str());
 }
 
 /// Counts a request refused by overload protection.

@@ -12,9 +12,11 @@ use crate::browser::Browser;
 use crate::ensure;
 use crate::support::{Ctx, TestApp, TestResult, create_project, jpeg, upload};
 
+const TOKEN: &str = "video-page-token-for-tests";
+
 pub async fn the_project_page_plays_a_clip(ctx: Arc<Ctx>) -> TestResult {
     let db = ctx.database().await?;
-    let app = TestApp::start(&ctx, &db, &[("VIDEO_WORKERS", "1")]).await?;
+    let app = TestApp::start(&ctx, &db, &[("VIDEO_WORKERS", "1"), ("ADMIN_TOKEN", TOKEN)]).await?;
     let media = Media::new()?;
     let source = media.scenes("launch.mp4", (640, 360), 2.0, &[]).await?;
     let project = create_project(&app.url, "Spring launch").await?;
@@ -76,7 +78,29 @@ pub async fn the_project_page_plays_a_clip(ctx: Arc<Ctx>) -> TestResult {
         let shot = browser.screenshot("project-clip-playing").await?;
         let errors = browser.console_errors().await?;
         ensure!(errors.is_empty(), "console errors: {errors:?}");
-        eprintln!("screenshots: {} (and project-clips)", shot.display());
+
+        // The dashboard's jobs panel: the video job done here, its duration.
+        browser.open(&app.at("/admin/scaling")).await?;
+        browser
+            .wait_for("the token form", "return !document.getElementById('token-form').hidden")
+            .await?;
+        browser.type_into("#token", TOKEN).await?;
+        browser.click("#token-form button[type=submit]").await?;
+        let row = browser
+            .wait_for(
+                "the video row of the jobs panel",
+                "const row = Array.from(document.querySelectorAll('#jobs tr'))                    .find(r => r.querySelector('th').textContent === 'video');                  return row && Array.from(row.children).map(c => c.textContent);",
+            )
+            .await?;
+        ensure!(
+            row[2] == "0 of 1 workers" && row[3] != "0" && row[5].as_str().is_some_and(|d| d.ends_with(" s")),
+            "the video row: {row}"
+        );
+        browser
+            .eval("document.getElementById('jobs-panel').scrollIntoView(); return true;")
+            .await?;
+        browser.screenshot("dashboard-jobs").await?;
+        eprintln!("screenshots: {} (and project-clips, dashboard-jobs)", shot.display());
         Ok(())
     }
     .await;

@@ -7,6 +7,7 @@ mod dispatch;
 mod image;
 mod maintenance;
 pub mod queue;
+pub mod stats;
 pub mod video;
 mod worker;
 

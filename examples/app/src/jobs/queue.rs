@@ -441,6 +441,27 @@ impl Queue {
             .collect())
     }
 
+    /// Jobs waiting fleet-wide, by kind.
+    pub async fn pending_by_kind(&self) -> Result<std::collections::HashMap<String, u64>, Error> {
+        let rows = self
+            .db
+            .read(async |c| {
+                c.query(
+                    "SELECT kind, count(*) FROM jobs WHERE state = 'queued' GROUP BY kind",
+                    &[],
+                )
+                .await
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let n: i64 = r.get(1);
+                (r.get(0), u64::try_from(n).unwrap_or(0))
+            })
+            .collect())
+    }
+
     /// Counts the jobs waiting fleet-wide and remembers the figure.
     pub async fn sample_pending(&self) -> Result<u64, Error> {
         let sampled = self
