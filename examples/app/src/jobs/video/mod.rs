@@ -23,6 +23,7 @@ use std::path::Path;
 
 use bytes::Bytes;
 use clip_cdn::image::{Format, ImageOptions};
+use futures_util::future::OptionFuture;
 use futures_util::{StreamExt, TryStreamExt};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -160,6 +161,14 @@ struct JobRun<'a> {
     prefix: String,
 }
 
+/// A clip ffmpeg has cut, in the work directory.
+struct Cut {
+    seq: usize,
+    range: Range,
+    clip_file: String,
+    poster_file: String,
+}
+
 /// A clip cut and stored, not yet recorded.
 struct Made {
     clip: NewClip,
@@ -239,18 +248,35 @@ impl JobRun<'_> {
             }
         };
 
+        // Each clip is finished (probed back, its poster made, both stored) while ffmpeg
+        // cuts the next one: the waits of storage and of the probe hide behind the encode.
         let total: f64 = ranges.iter().map(Range::length).sum();
         let mut done = 0.0;
         let mut made = Vec::with_capacity(ranges.len());
+        let mut finishing = None;
         for (i, range) in ranges.iter().enumerate() {
             let seq = i + 1;
             let share = (CUT_DONE - cut_from) * (range.length() / total) as f32;
             let from = cut_from + (CUT_DONE - cut_from) * (done / total) as f32;
-            match self.cut(seq, *range, &info, from, share).await? {
-                Ok(clip) => made.push(clip),
+            let cut = self.cut(seq, *range, &info, self.progress.stage(from, share));
+            let (cut, finished) = tokio::join!(cut, OptionFuture::from(finishing.take()));
+            if let Some(finished) = finished {
+                match finished? {
+                    Ok(clip) => made.push(clip),
+                    Err(why) => return Ok(Outcome::Invalid(why)),
+                }
+            }
+            match cut? {
+                Ok(cut) => finishing = Some(self.finish(cut)),
                 Err(why) => return Ok(Outcome::Invalid(why)),
             }
             done += range.length();
+        }
+        if let Some(last) = finishing {
+            match last.await? {
+                Ok(clip) => made.push(clip),
+                Err(why) => return Ok(Outcome::Invalid(why)),
+            }
         }
 
         let clips: Vec<&NewClip> = made.iter().map(|m| &m.clip).collect();
@@ -266,16 +292,14 @@ impl JobRun<'_> {
         )))
     }
 
-    /// Cuts clip `seq`, probes it back, makes its poster renditions and stores it all.
+    /// Cuts clip `seq` of `range` into the work directory.
     async fn cut(
         &self,
         seq: usize,
         range: Range,
         source: &VideoInfo,
-        from: f32,
-        share: f32,
-    ) -> Result<Result<Made, String>, Error> {
-        let dir = self.dir.path();
+        stage: progress::Stage<'_>,
+    ) -> Result<Result<Cut, String>, Error> {
         let (clip_file, poster_file) = (format!("clip-{seq}.mp4"), format!("poster-{seq}.jpg"));
         let size = cut::clip_size(source.width, source.height, self.ctx.video.clip_height);
         let args = cut::arguments(
@@ -286,7 +310,7 @@ impl JobRun<'_> {
             &clip_file,
             &poster_file,
         );
-        let stage = self.progress.stage(from, share);
+        let dir = self.dir.path();
         if let Err(message) = cut::run(self.tools, dir, &args, range.length(), stage).await? {
             let during = format!(
                 "ffmpeg could not cut clip {seq} ({:.2} s to {:.2} s): {message}",
@@ -297,6 +321,25 @@ impl JobRun<'_> {
                 false => Ok(Err(during)),
             };
         }
+        // The cut is done; what follows for this clip is quick.
+        stage.done(1.0);
+        Ok(Ok(Cut {
+            seq,
+            range,
+            clip_file,
+            poster_file,
+        }))
+    }
+
+    /// Probes a cut clip back, makes its poster renditions and stores it all.
+    async fn finish(&self, cut: Cut) -> Result<Result<Made, String>, Error> {
+        let Cut {
+            seq,
+            range,
+            clip_file,
+            poster_file,
+        } = cut;
+        let dir = self.dir.path();
         let info = match probe::header(self.tools, dir, &clip_file, &self.ctx.video).await? {
             Ok(info) => info,
             Err(refused) => {
@@ -318,10 +361,14 @@ impl JobRun<'_> {
         };
         let base = format!("{}clip-{seq}/", self.prefix);
         let clip_key = format!("{base}clip.mp4");
-        let stored = store_file(&self.ctx.storage, &clip_key, &dir.join(&clip_file)).await?;
-        let poster = match self.poster(&base, poster, info.width).await? {
-            Ok(poster) => poster,
-            Err(why) => return Ok(Err(format!("the poster of clip {seq}: {why}"))),
+        let clip_path = dir.join(&clip_file);
+        let (stored, poster) = tokio::join!(
+            store_file(&self.ctx.storage, &clip_key, &clip_path),
+            self.poster(&base, poster, info.width),
+        );
+        let (stored, poster) = match (stored?, poster?) {
+            (stored, Ok(poster)) => (stored, poster),
+            (_, Err(why)) => return Ok(Err(format!("the poster of clip {seq}: {why}"))),
         };
         let clip = NewClip {
             seq: i32::try_from(seq).unwrap_or(i32::MAX),
@@ -335,8 +382,6 @@ impl JobRun<'_> {
             storage_key: clip_key,
             poster,
         };
-        // The clip is stored: whatever comes next for it is quick.
-        self.progress.set(from + share);
         Ok(Ok(Made { clip, info }))
     }
 
