@@ -20,7 +20,17 @@ have pgbouncer || need+=(pgbouncer)
 have nginx || [ -x /usr/sbin/nginx ] || need+=(nginx)
 have openssl || need+=(openssl)
 # The video clip jobs run ffmpeg and ffprobe (clip-app checks them at start-up).
-have ffmpeg && have ffprobe || need+=(ffmpeg)
+{ have ffmpeg && have ffprobe; } || need+=(ffmpeg)
+# The fleet's tests: promtool checks the alert rules, docker-compose checks the Compose file,
+# curl drives the local deploy scripts, unshare checks container-mode nginx configs.
+have promtool || need+=(prometheus)
+have docker-compose || need+=(docker-compose)
+have curl || need+=(curl)
+have unshare || need+=(util-linux)
+# clip-fleet reads oha's request database through the system SQLite; the load test builds oha
+# (cargo install, once) against the system OpenSSL.
+[ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
+{ have pkg-config && pkg-config --exists openssl; } || need+=(libssl-dev pkg-config)
 # The browser tests of the pages and the dashboard (tests/app/browser.rs).
 have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
 have chromedriver || [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
@@ -42,7 +52,7 @@ if [ ${#need[@]} -gt 0 ]; then
     $SUDO apt-get update -qq
     $SUDO apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
     # The Debian packages start their own services; the tests run their own on loopback.
-    for svc in postgresql pgbouncer nginx; do
+    for svc in postgresql pgbouncer nginx prometheus; do
         $SUDO service "$svc" stop >/dev/null 2>&1 || true
     done
 fi

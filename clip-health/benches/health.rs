@@ -1,5 +1,5 @@
-//! Hot paths of clip-health: recording one request in the RED layer, rendering `/metrics`, and a
-//! cached readiness probe.
+//! Hot paths of clip-health: recording one request in the RED layer, rendering `/metrics`, a
+//! cached readiness probe and the overhead of one guarded check run.
 
 use std::hint::black_box;
 use std::task::{Context, Poll, Waker};
@@ -165,6 +165,21 @@ fn readiness(c: &mut Criterion) {
         .build();
     c.bench_function("readiness/cached_two_checks", |b| {
         b.iter(|| rt.block_on(async { black_box(health.readiness().await.to_json()) }))
+    });
+
+    // What one guarded run costs beyond the check itself: the detached run task, the closure
+    // called on the blocking pool, its future on a task of its own, the timeout, the cache.
+    let uncached = HealthRegistry::builder()
+        .check(
+            "postgres",
+            Criticality::Critical,
+            Duration::from_secs(2),
+            || async { Status::Pass },
+        )
+        .cache_ttl(Duration::ZERO)
+        .build();
+    c.bench_function("readiness/one_run_no_cache", |b| {
+        b.iter(|| rt.block_on(async { black_box(uncached.readiness().await.status) }))
     });
 }
 

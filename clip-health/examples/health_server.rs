@@ -1,6 +1,10 @@
 //! A minimal service wired with clip-health: health routes, `/metrics`, the RED layer, the
-//! liveness fast path and a dependency check, on a current-thread tokio runtime. Ctrl-C drains
-//! (readiness fails) before exiting.
+//! liveness fast path and a dependency check, on a current-thread tokio runtime. SIGTERM (what
+//! Kubernetes sends) or Ctrl-C drains: readiness fails for `DRAIN_SECONDS` (default 2) while
+//! in-flight and new requests are still served, then the server exits. In production make the
+//! drain at least the readiness probe's `periodSeconds × failureThreshold` plus the load
+//! balancer's propagation delay (35 s with Kubernetes' defaults), within the pod's
+//! `terminationGracePeriodSeconds`.
 //!
 //! ```text
 //! cargo run -p clip-health --example health_server -- 127.0.0.1:3000 [dependency-host:port]
@@ -10,6 +14,10 @@
 //! ```
 //! The optional second argument is a TCP address checked as a critical dependency (e.g. your
 //! Postgres at 127.0.0.1:5432); without it the check always passes.
+//!
+//! On this current-thread runtime one thread answers everything: a check must not block inside
+//! its `async` body (that would stall liveness too). Blocking before the closure returns its
+//! future is safe: clip-health calls the closure on tokio's blocking pool.
 
 use std::time::Duration;
 
@@ -25,13 +33,21 @@ fn main() -> std::process::ExitCode {
     let mut args = std::env::args().skip(1);
     let addr = args.next().unwrap_or_else(|| "127.0.0.1:3000".to_owned());
     let dependency = args.next();
+    let drain = match std::env::var("DRAIN_SECONDS").map(|v| v.trim().parse::<u64>()) {
+        Err(_) => Duration::from_secs(2),
+        Ok(Ok(seconds)) => Duration::from_secs(seconds),
+        Ok(Err(e)) => {
+            eprintln!("health_server: DRAIN_SECONDS must be a whole number of seconds: {e}");
+            return std::process::ExitCode::FAILURE;
+        }
+    };
     // One thread: the figure of scripts/compare/health.sh is per core, against one nginx worker.
     // A current-thread runtime skips the work-stealing scheduler's cross-thread bookkeeping.
     let result = tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
         .map_err(Into::into)
-        .and_then(|runtime| runtime.block_on(serve(addr, dependency)));
+        .and_then(|runtime| runtime.block_on(serve(addr, dependency, drain)));
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
@@ -41,7 +57,11 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-async fn serve(addr: String, dependency: Option<String>) -> Result<(), Box<dyn std::error::Error>> {
+async fn serve(
+    addr: String,
+    dependency: Option<String>,
+    drain: Duration,
+) -> Result<(), Box<dyn std::error::Error>> {
     let prometheus = clip_health::prometheus::install()?;
     let mut config = HealthConfig::from_env()?;
     config
@@ -96,12 +116,32 @@ async fn serve(addr: String, dependency: Option<String>) -> Result<(), Box<dyn s
     });
     axum::serve(listener, ServiceExt::<Request>::into_make_service(app))
         .with_graceful_shutdown(async move {
-            let _ = tokio::signal::ctrl_c().await;
-            // Fail readiness first so the load balancer stops sending, then finish what is in flight.
+            shutdown_signal().await;
+            // Fail readiness first so the load balancer stops sending, keep serving meanwhile,
+            // then stop accepting and finish what is in flight.
             draining.start_draining();
-            eprintln!("draining for 2 s, then shutting down");
-            tokio::time::sleep(Duration::from_secs(2)).await;
+            eprintln!("draining for {} s, then shutting down", drain.as_secs());
+            tokio::time::sleep(drain).await;
         })
         .await?;
     Ok(())
+}
+
+/// SIGTERM (Kubernetes, docker stop, systemd) or Ctrl-C.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = terminate.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+                return;
+            }
+            Err(e) => eprintln!("cannot listen for SIGTERM ({e}); Ctrl-C only"),
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
 }

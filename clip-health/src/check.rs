@@ -1,17 +1,21 @@
-//! One registered check: its settings, and how it runs (under its timeout, behind a panic guard).
+//! One registered check: its settings, and how one run of it is guarded (timeout, panics, blocking).
 
 use std::borrow::Cow;
 use std::fmt;
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::{CheckOutcome, Criticality};
 
+/// Longest accepted check timeout: a readiness probe waits up to this long for the first result.
+const MAX_TIMEOUT: Duration = Duration::from_secs(60);
+
 type BoxedRun = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = CheckOutcome> + Send>> + Send + Sync>;
 
-/// A named dependency check with its criticality, timeout and reporting options.
+/// A named dependency check with its criticality, timeout, readiness and reporting options.
 ///
 /// [`HealthRegistryBuilder::check`](crate::HealthRegistryBuilder::check) covers the common case;
 /// build a `Check` directly for the options:
@@ -26,7 +30,8 @@ type BoxedRun = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = CheckOutcome> + Send
 /// })
 /// .measurement("length")
 /// .component_type("component")
-/// .failure_threshold(3);
+/// .failure_threshold(3)
+/// .affects_readiness(false); // a long queue is no reason to leave the load balancer
 /// let health = HealthRegistry::builder().with_check(queue).build();
 /// # let _ = health;
 /// ```
@@ -34,10 +39,11 @@ type BoxedRun = Arc<dyn Fn() -> Pin<Box<dyn Future<Output = CheckOutcome> + Send
 pub struct Check {
     pub(crate) name: Cow<'static, str>,
     pub(crate) criticality: Criticality,
+    pub(crate) affects_readiness: bool,
     pub(crate) timeout: Duration,
     pub(crate) failure_threshold: u32,
     pub(crate) measurement: Cow<'static, str>,
-    pub(crate) component_type: Option<Cow<'static, str>>,
+    pub(crate) component_type: Cow<'static, str>,
     run: BoxedRun,
 }
 
@@ -64,12 +70,27 @@ impl Check {
         Self {
             name: name.into(),
             criticality,
+            affects_readiness: true,
             timeout,
             failure_threshold: 1,
             measurement: Cow::Borrowed("responseTime"),
-            component_type: None,
+            component_type: Cow::Borrowed("component"),
             run,
         }
+    }
+
+    /// Whether a critical failure of this check fails readiness (default `true`). With `false`
+    /// the check stays in the full report (`/api/health`), where its criticality still decides
+    /// between `fail` and `warn`, but readiness neither runs it nor waits for it.
+    ///
+    /// Use `false` for a dependency that every replica shares (the one database, a third-party
+    /// API): when it is down, it is down for all of them, and failing readiness would take every
+    /// replica out of the load balancer at once, turning degraded service into no service
+    /// (Spring Boot's probe guidance). Keep `true` for what is this instance's own (its pool,
+    /// its disk, its warm-up), where moving traffic to the other replicas helps.
+    pub fn affects_readiness(mut self, affects: bool) -> Self {
+        self.affects_readiness = affects;
+        self
     }
 
     /// Report `fail` only after `n` consecutive failures (timeouts and panics count); the
@@ -88,10 +109,35 @@ impl Check {
         self
     }
 
-    /// The draft's `componentType`, e.g. `"datastore"`, `"component"` or `"system"`.
+    /// The draft's `componentType`, e.g. `"datastore"`, `"component"` or `"system"`
+    /// (default `"component"`: the draft wants one wherever a component is named).
     pub fn component_type(mut self, component_type: impl Into<Cow<'static, str>>) -> Self {
-        self.component_type = Some(component_type.into());
+        self.component_type = component_type.into();
         self
+    }
+
+    /// Why this check cannot be registered as it is, if it cannot: the draft forbids ':' in
+    /// names (the report key is `name:measurement`), and a timeout must let a check answer
+    /// while a probe still waits.
+    pub(crate) fn problem(&self) -> Option<String> {
+        for (what, text) in [("name", &self.name), ("measurement", &self.measurement)] {
+            if text.is_empty() {
+                return Some(format!("the {what} is empty"));
+            }
+            if text.contains(':') {
+                return Some(format!(
+                    "the {what} {text:?} contains ':', which separates name and measurement in the report"
+                ));
+            }
+        }
+        if self.timeout.is_zero() || self.timeout > MAX_TIMEOUT {
+            return Some(format!(
+                "timeout {:?} is outside 1 ms ..= {} s: zero always fails, and a probe waits that long",
+                self.timeout,
+                MAX_TIMEOUT.as_secs()
+            ));
+        }
+        None
     }
 
     /// The key of this check in a report: `name:measurement`.
@@ -99,29 +145,73 @@ impl Check {
         format!("{}:{}", self.name, self.measurement)
     }
 
-    /// Runs the check once on its own task, so that neither a panic nor a hang escapes:
-    /// a timeout reads `fail` with output "timeout ..", a panic `fail` with its message.
-    pub(crate) async fn run_guarded(&self) -> CheckOutcome {
-        let task = AbortOnDrop(tokio::spawn((self.run)()));
-        match tokio::time::timeout(self.timeout, task.wait()).await {
+    /// Runs the check once, guarded, and always ends within the check's timeout:
+    /// - the closure is called on tokio's blocking pool, so a panic or a blocking call in its
+    ///   synchronous part (before it returns its future) reaches neither the caller nor the
+    ///   async workers that answer liveness;
+    /// - its future runs on a task of its own, aborted when the timeout fires;
+    /// - a timeout reads `fail` with output "timeout ..", a panic `fail` with its message.
+    ///
+    /// `closure_busy` is the slot's flag for "a call of the closure has not returned yet": while
+    /// it is set (a call blocked past an earlier timeout), the closure is not called again, so a
+    /// check that blocks forever holds one blocking thread, not one per probe.
+    pub(crate) async fn run_guarded(&self, closure_busy: &Arc<AtomicBool>) -> CheckOutcome {
+        if closure_busy.swap(true, Ordering::AcqRel) {
+            return CheckOutcome::fail(
+                "blocked: the previous call of this check's closure has not returned yet \
+                 (it blocks its thread before returning a future)",
+            );
+        }
+        let run = self.run.clone();
+        // Cleared when the closure returns or unwinds, or when it is dropped uncalled (the
+        // runtime shutting down), so the flag never outlives the call.
+        let done = ClearOnDrop(closure_busy.clone());
+        let guarded = async move {
+            let future = tokio::task::spawn_blocking(move || {
+                let _done = done;
+                run()
+            })
+            .await?;
+            AbortOnDrop(tokio::spawn(future)).wait().await
+        };
+        match tokio::time::timeout(self.timeout, guarded).await {
             Ok(Ok(outcome)) => outcome,
             Ok(Err(join_error)) if join_error.is_panic() => {
-                let payload = join_error.into_panic();
-                let message = payload
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| payload.downcast_ref::<String>().cloned())
-                    .unwrap_or_else(|| "non-string panic payload".to_owned());
-                CheckOutcome::fail(format!("check panicked: {message}"))
+                CheckOutcome::fail(format!("check panicked: {}", panic_message(join_error)))
             }
             Ok(Err(_cancelled)) => {
                 CheckOutcome::fail("check was cancelled (runtime shutting down)")
             }
-            Err(_elapsed) => CheckOutcome::fail(format!(
-                "timeout: no answer within {} ms",
-                self.timeout.as_millis()
-            )),
+            Err(_elapsed) => {
+                let still_blocked = if closure_busy.load(Ordering::Acquire) {
+                    " (its closure is still blocked before returning a future)"
+                } else {
+                    ""
+                };
+                CheckOutcome::fail(format!(
+                    "timeout: no answer within {} ms{still_blocked}",
+                    self.timeout.as_millis()
+                ))
+            }
         }
+    }
+}
+
+fn panic_message(join_error: tokio::task::JoinError) -> String {
+    let payload = join_error.into_panic();
+    payload
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| payload.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "non-string panic payload".to_owned())
+}
+
+/// Clears the "closure running" flag when dropped.
+struct ClearOnDrop(Arc<AtomicBool>);
+
+impl Drop for ClearOnDrop {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::Release);
     }
 }
 
@@ -130,6 +220,7 @@ impl fmt::Debug for Check {
         f.debug_struct("Check")
             .field("name", &self.name)
             .field("criticality", &self.criticality)
+            .field("affects_readiness", &self.affects_readiness)
             .field("timeout", &self.timeout)
             .field("failure_threshold", &self.failure_threshold)
             .field("measurement", &self.measurement)
@@ -138,8 +229,8 @@ impl fmt::Debug for Check {
     }
 }
 
-/// Aborts the check's task when the caller stops waiting (timeout, or the HTTP request went away),
-/// so a hung check does not pile up tasks.
+/// Aborts the check's task when its run stops waiting for it (the timeout fired), so a hung
+/// check does not pile up tasks.
 struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
 
 impl<T> AbortOnDrop<T> {

@@ -7,13 +7,17 @@ use crate::HealthError;
 
 /// Settings of a [`HealthRegistry`](crate::HealthRegistry) that operators set per deployment.
 ///
-/// Environment variables (each also read with a `VITE_` prefix):
+/// Environment variables:
 ///
 /// | variable | meaning | default |
 /// |---|---|---|
-/// | `HEALTH_CACHE_TTL` | how long a check result is reused, in ms (`0`: never reused) | `1000` |
+/// | `HEALTH_CACHE_TTL` (or `VITE_HEALTH_CACHE_TTL`) | how long a check result is reused, in ms (`0`: never reused) | `1000` |
 /// | `HEALTH_DETAILS_TOKEN` | bearer token that unlocks check details on `/api/health` | none: details never shown |
 /// | `HEALTH_DETAILS_TOKEN_FILE` | file holding that token (trailing newline ignored) | |
+///
+/// The token is a secret, so it is never read from a `VITE_` variable: Vite bundles those into
+/// the public JavaScript. `VITE_HEALTH_DETAILS_TOKEN` or `VITE_HEALTH_DETAILS_TOKEN_FILE` being
+/// set is an error that names the variable to rename.
 #[derive(Clone, PartialEq, Eq)]
 pub struct HealthConfig {
     /// How long a check's result is served from cache before the check runs again.
@@ -43,6 +47,9 @@ impl fmt::Debug for HealthConfig {
     }
 }
 
+/// The variables holding (or naming a file holding) a secret: read without the `VITE_` prefix only.
+const SECRET_VARS: [&str; 2] = ["HEALTH_DETAILS_TOKEN", "HEALTH_DETAILS_TOKEN_FILE"];
+
 /// Longest accepted cache TTL: a health result older than this says nothing about now.
 const MAX_CACHE_TTL: Duration = Duration::from_secs(300);
 
@@ -68,9 +75,24 @@ impl HealthConfig {
             })?;
             cfg.cache_ttl = Duration::from_millis(ms);
         }
-        if let Some((_, value)) = get("HEALTH_DETAILS_TOKEN") {
+        for secret in SECRET_VARS {
+            let public = format!("VITE_{secret}");
+            if lookup(&public).is_some() {
+                return Err(HealthError::InvalidEnv {
+                    var: public,
+                    value: "<redacted>".into(),
+                    reason: format!(
+                        "a secret must not carry the VITE_ prefix: Vite bundles VITE_* variables \
+                         into the public JavaScript; rename it to {secret} and replace the token, \
+                         which may already be published"
+                    ),
+                });
+            }
+        }
+        if let Some(value) = lookup("HEALTH_DETAILS_TOKEN") {
             cfg.details_token = Some(value);
-        } else if let Some((var, path)) = get("HEALTH_DETAILS_TOKEN_FILE") {
+        } else if let Some(path) = lookup("HEALTH_DETAILS_TOKEN_FILE") {
+            let var = "HEALTH_DETAILS_TOKEN_FILE".to_owned();
             let text = std::fs::read_to_string(&path)
                 .map_err(|source| HealthError::SecretFile { var, path, source })?;
             cfg.details_token = Some(text.trim_end_matches(['\r', '\n']).to_owned());
@@ -139,6 +161,28 @@ mod tests {
             !format!("{cfg:?}").contains("s3cret"),
             "Debug must not leak the token"
         );
+    }
+
+    /// Vite bundles every `VITE_*` variable into the public JavaScript: a token under that
+    /// prefix is refused, naming the variable to rename, never echoing the value.
+    #[test]
+    fn the_token_is_never_read_from_a_vite_variable() {
+        for var in [
+            "VITE_HEALTH_DETAILS_TOKEN",
+            "VITE_HEALTH_DETAILS_TOKEN_FILE",
+        ] {
+            let result = HealthConfig::from_lookup(env(&[(var, "s3cret-from-vite")]));
+            let err = result.expect_err(var).to_string();
+            assert!(err.contains(var), "{err}");
+            assert!(err.contains("HEALTH_DETAILS_TOKEN"), "{err}");
+            assert!(!err.contains("s3cret-from-vite"), "{err}");
+        }
+        // Even beside the plain variable: the secret under the public prefix must go.
+        let result = HealthConfig::from_lookup(env(&[
+            ("HEALTH_DETAILS_TOKEN", "s3cret"),
+            ("VITE_HEALTH_DETAILS_TOKEN", "s3cret"),
+        ]));
+        assert!(result.is_err());
     }
 
     #[test]

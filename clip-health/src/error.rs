@@ -1,6 +1,7 @@
 //! The crate's error type.
 
-/// What can go wrong while configuring clip-health or installing its metrics recorder.
+/// What can go wrong while configuring clip-health, building its registry or installing its
+/// metrics recorder.
 #[derive(Debug, thiserror::Error)]
 pub enum HealthError {
     /// An environment variable holds a value that cannot be used.
@@ -24,6 +25,14 @@ pub enum HealthError {
         path: String,
         /// The I/O error.
         source: std::io::Error,
+    },
+    /// A check cannot be registered as it is (see `HealthRegistryBuilder::try_build`).
+    #[error("health check {name:?} is invalid: {reason}")]
+    InvalidCheck {
+        /// The check's name.
+        name: String,
+        /// What is wrong and what is expected instead.
+        reason: String,
     },
     /// The Prometheus recorder could not be built or installed.
     #[error(

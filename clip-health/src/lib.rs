@@ -32,6 +32,7 @@ pub mod process;
 pub mod prometheus;
 mod registry;
 mod report;
+mod slot;
 mod status;
 mod time;
 

@@ -1,6 +1,7 @@
 //! The Prometheus recorder: explicit histogram buckets (never summaries), recommended naming,
 //! metric descriptions, and the periodic upkeep its histograms need.
 
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use metrics::{Unit, describe_counter, describe_gauge, describe_histogram};
@@ -42,9 +43,21 @@ pub fn builder() -> Result<PrometheusBuilder, HealthError> {
 /// else on a thread of its own). Pass the handle to [`crate::axum::router`] to serve `/metrics`.
 pub fn install() -> Result<PrometheusHandle, HealthError> {
     let handle = builder()?.install_recorder()?;
+    INSTALLED.store(true, Ordering::Release);
     describe();
     spawn_upkeep(handle.clone());
     Ok(handle)
+}
+
+/// Set once [`install`] has installed the global recorder (which happens at most once).
+static INSTALLED: AtomicBool = AtomicBool::new(false);
+
+/// Which recorder metric handles resolve against: 0 before [`install`], 1 after. Caches of
+/// handles keep one slot per generation, so handles made before `install` (against the no-op
+/// recorder) are not kept after it.
+#[cfg(feature = "axum")]
+pub(crate) fn recorder_generation() -> usize {
+    usize::from(INSTALLED.load(Ordering::Acquire))
 }
 
 fn spawn_upkeep(handle: PrometheusHandle) {
@@ -95,7 +108,7 @@ pub fn describe() {
     // Percent gauges get no unit: the exporter would rename them to `_ratio`.
     describe_gauge!(
         "clip_process_cpu_usage_percent",
-        "CPU used by this process, in percent of its CPU limit (cgroup quota, else available CPUs)"
+        "CPU used by this process over the last 15 s, in percent of its CPU limit (cgroup quota, else available CPUs)"
     );
     describe_gauge!(
         "clip_process_memory_usage_percent",

@@ -1,18 +1,20 @@
-//! The health registry: runs the checks concurrently, caches their results, applies flap
-//! tolerance, and folds them with the draining/startup state into liveness and readiness reports.
+//! The health registry: runs the checks concurrently (each through its [`Slot`]) and folds their
+//! results with the draining/startup state into liveness, readiness and startup reports.
 
 use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::Duration;
 
 use futures_util::future::join_all;
-use tokio::sync::Mutex;
 
 use crate::report::CheckResult;
-use crate::{Check, CheckOutcome, Criticality, HealthConfig, HealthReport, Status, aggregate};
+use crate::slot::Slot;
+use crate::{
+    Check, CheckOutcome, Criticality, HealthConfig, HealthError, HealthReport, Status, aggregate,
+};
 
 /// Why readiness fails while the app has not said it started.
 const STARTING_OUTPUT: &str = "starting: the application has not reported that startup is complete";
@@ -46,7 +48,7 @@ pub struct HealthRegistry {
 
 #[derive(Debug)]
 struct Inner {
-    slots: Vec<Slot>,
+    slots: Vec<Arc<Slot>>,
     config: HealthConfig,
     identity: Identity,
     started: AtomicBool,
@@ -60,20 +62,6 @@ struct Identity {
     release_id: Option<String>,
     service_id: Option<String>,
     description: Option<String>,
-}
-
-#[derive(Debug)]
-struct Slot {
-    check: Check,
-    key: String,
-    /// Held while the check runs, so concurrent probes wait for one run instead of starting their own.
-    state: Mutex<SlotState>,
-}
-
-#[derive(Debug, Default)]
-struct SlotState {
-    last: Option<(Instant, CheckResult)>,
-    consecutive_failures: u32,
 }
 
 /// Builds a [`HealthRegistry`]; start with [`HealthRegistry::builder`].
@@ -112,6 +100,8 @@ impl HealthRegistryBuilder {
     }
 
     /// Applies operator settings (cache TTL, details token), e.g. from [`HealthConfig::from_env`].
+    /// It replaces both, including those set before by [`cache_ttl`](Self::cache_ttl) or
+    /// [`details_token`](Self::details_token): call those after it to override one setting.
     pub fn config(mut self, config: HealthConfig) -> Self {
         self.config = config;
         self
@@ -160,16 +150,37 @@ impl HealthRegistryBuilder {
         self
     }
 
+    /// Builds the registry, refusing what [`HealthConfig::validate`] refuses and checks that
+    /// cannot work: a name or measurement that is empty or holds ':' (the draft's key
+    /// separator), a timeout of zero or above 60 s. The error names the check or the variable.
+    pub fn try_build(self) -> Result<HealthRegistry, HealthError> {
+        self.config.validate()?;
+        if let Some((name, reason)) = self.check_problem() {
+            return Err(HealthError::InvalidCheck { name, reason });
+        }
+        Ok(self.build())
+    }
+
+    fn check_problem(&self) -> Option<(String, String)> {
+        self.checks
+            .iter()
+            .find_map(|check| Some((check.name.to_string(), check.problem()?)))
+    }
+
     /// Builds the registry. Checks with the same key keep their registration order in the report.
+    /// It does not refuse anything (see [`try_build`](Self::try_build)); what `try_build` would
+    /// refuse is logged as a warning.
     pub fn build(self) -> HealthRegistry {
+        if let Err(problem) = self.config.validate() {
+            tracing::warn!(%problem, "health registry built with invalid settings");
+        }
+        if let Some((check, problem)) = self.check_problem() {
+            tracing::warn!(%check, %problem, "health registry built with an invalid check");
+        }
         let slots = self
             .checks
             .into_iter()
-            .map(|check| Slot {
-                key: check.key(),
-                check,
-                state: Mutex::new(SlotState::default()),
-            })
+            .map(|check| Arc::new(Slot::new(check)))
             .collect();
         HealthRegistry {
             inner: Arc::new(Inner {
@@ -195,15 +206,28 @@ impl HealthRegistry {
         self.report_with(Status::Pass, None, BTreeMap::new())
     }
 
-    /// Readiness: should the load balancer send traffic here? Runs the critical checks only;
-    /// `fail` when a critical check fails, and at once, without running any check, while
-    /// starting or draining.
+    /// Readiness: should the load balancer send traffic here? Runs the critical checks that
+    /// [affect readiness](Check::affects_readiness) only; `fail` when one of them fails, and at
+    /// once, without running any check, while starting or draining.
     pub async fn readiness(&self) -> HealthReport {
         if let Some(output) = self.lifecycle_failure() {
             return self.report_with(Status::Fail, Some(output), BTreeMap::new());
         }
-        self.run(|slot| slot.check.criticality == Criticality::Critical)
-            .await
+        self.run(|slot| {
+            slot.check.criticality == Criticality::Critical && slot.check.affects_readiness
+        })
+        .await
+    }
+
+    /// Startup (Kubernetes' `startupProbe`): `pass` once [`mark_started`](Self::mark_started)
+    /// was called (or always, without [`HealthRegistryBuilder::require_startup`]), `fail`
+    /// before. Calls no dependency, and draining does not change it.
+    pub fn startup(&self) -> HealthReport {
+        if self.is_started() {
+            self.report_with(Status::Pass, None, BTreeMap::new())
+        } else {
+            self.report_with(Status::Fail, Some(STARTING_OUTPUT), BTreeMap::new())
+        }
     }
 
     /// The full report: every check, critical or not, plus the lifecycle state.
@@ -232,7 +256,8 @@ impl HealthRegistry {
         self.inner.started.load(Ordering::Acquire)
     }
 
-    /// Runs every check now, whatever the cache holds, and caches the results.
+    /// Runs every check now, whatever the cache holds, and caches the results. A check whose
+    /// run is already in progress is not started again: its run's result is the fresh one.
     pub async fn refresh(&self) {
         let slots = &self.inner.slots;
         join_all(slots.iter().map(|slot| slot.observe(Duration::ZERO))).await;
@@ -274,7 +299,7 @@ impl HealthRegistry {
     }
 
     async fn run(&self, include: impl Fn(&Slot) -> bool) -> HealthReport {
-        let selected: Vec<&Slot> = self.inner.slots.iter().filter(|s| include(s)).collect();
+        let selected: Vec<&Arc<Slot>> = self.inner.slots.iter().filter(|s| include(s)).collect();
         let ttl = self.inner.config.cache_ttl;
         let results = join_all(selected.iter().map(|slot| slot.observe(ttl))).await;
 
@@ -312,56 +337,5 @@ impl HealthRegistry {
             output: output.map(str::to_owned),
             checks,
         }
-    }
-}
-
-impl Slot {
-    /// The check's current result: from cache when younger than `ttl`, else from one fresh run.
-    async fn observe(&self, ttl: Duration) -> CheckResult {
-        let mut state = self.state.lock().await;
-        if let Some((at, result)) = &state.last
-            && at.elapsed() < ttl
-        {
-            return result.clone();
-        }
-
-        let observed_at = SystemTime::now();
-        let started = Instant::now();
-        let mut outcome = self.check.run_guarded().await;
-        let elapsed = started.elapsed();
-
-        if outcome.status == Status::Fail {
-            state.consecutive_failures = state.consecutive_failures.saturating_add(1);
-            let threshold = self.check.failure_threshold;
-            if state.consecutive_failures < threshold {
-                outcome.status = Status::Warn;
-                let reason = outcome.output.take().unwrap_or_default();
-                outcome.output = Some(format!(
-                    "failed {} of {threshold} consecutive times before reporting fail: {reason}",
-                    state.consecutive_failures
-                ));
-            }
-        } else {
-            state.consecutive_failures = 0;
-        }
-
-        if outcome.observed_value.is_none() && self.check.measurement == "responseTime" {
-            let ms = (elapsed.as_secs_f64() * 1000.0 * 1000.0).round() / 1000.0;
-            outcome = outcome.observed(ms, "ms");
-        }
-
-        let result = CheckResult {
-            component_type: self.check.component_type.as_deref().map(str::to_owned),
-            observed_value: outcome.observed_value,
-            observed_unit: outcome.observed_unit,
-            status: outcome.status,
-            time: crate::time::rfc3339(observed_at),
-            output: outcome.output,
-        };
-        if outcome.status != Status::Pass {
-            tracing::warn!(check = %self.key, status = %result.status, output = ?result.output, "health check not passing");
-        }
-        state.last = Some((Instant::now(), result.clone()));
-        result
     }
 }

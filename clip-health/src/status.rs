@@ -3,7 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// The status of a check or of a whole report, as the IETF health-check draft spells it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+///
+/// Serialises as `"pass"`, `"warn"` or `"fail"`; deserialises those case-insensitively along
+/// with the draft's aliases (`ok`, `up` for pass; `error`, `down` for fail), so reports of
+/// other implementations (Spring Boot's `UP`, Terminus' `ok`) parse.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Status {
     /// Healthy.
@@ -33,6 +37,20 @@ impl Status {
     }
 }
 
+impl<'de> Deserialize<'de> for Status {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = std::borrow::Cow::<str>::deserialize(deserializer)?;
+        match text.to_ascii_lowercase().as_str() {
+            "pass" | "ok" | "up" => Ok(Status::Pass),
+            "warn" => Ok(Status::Warn),
+            "fail" | "error" | "down" => Ok(Status::Fail),
+            _ => Err(serde::de::Error::custom(format_args!(
+                "unknown health status {text:?}: expected pass/ok/up, warn, or fail/error/down"
+            ))),
+        }
+    }
+}
+
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str(self.as_str())
@@ -43,7 +61,8 @@ impl std::fmt::Display for Status {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Criticality {
     /// The service cannot do its job without it: its failure fails the report (HTTP 503)
-    /// and readiness, so the load balancer stops sending traffic.
+    /// and readiness, so the load balancer stops sending traffic (unless the check is marked
+    /// [`affects_readiness(false)`](crate::Check::affects_readiness)).
     Critical,
     /// The service degrades without it: its failure only makes the report `warn`.
     NonCritical,

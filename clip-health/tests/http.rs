@@ -114,7 +114,12 @@ async fn every_route_answers_with_its_code_and_media_type() {
         content_type.starts_with("text/plain; version=0.0.4"),
         "{content_type}"
     );
-    assert!(body.is_empty() || body.contains("# TYPE"), "{body}");
+    // The handle's recorder is not installed, so it holds nothing; the process collector's
+    // series are rendered by the route itself.
+    assert!(
+        body.contains("# TYPE process_cpu_seconds_total counter\n"),
+        "{body}"
+    );
     let (status, ..) = get(addr, "/nope", None).await;
     assert_eq!(status, 404);
 }
@@ -300,4 +305,41 @@ async fn draining_takes_the_instance_out_of_rotation() {
     assert!(body.contains("draining"), "{body}");
     assert_eq!(get(addr, "/health", None).await.0, 200);
     assert_eq!(get(addr, "/lb-health", None).await.0, 200);
+}
+
+/// Kubernetes' startupProbe: 503 until the app says it started, then 200 for good (draining
+/// is readiness's business), and no dependency is called for it.
+#[tokio::test]
+async fn the_startup_route_follows_mark_started_only() {
+    let health = HealthRegistry::builder()
+        .check(
+            "postgres",
+            Criticality::Critical,
+            Duration::from_secs(1),
+            || async {
+                std::future::pending::<()>().await;
+                Status::Pass
+            },
+        )
+        .require_startup()
+        .build();
+    let addr = serve(health.clone(), false).await;
+    let (status, content_type, cache, body) = get(addr, "/api/health/started", None).await;
+    assert_eq!(
+        (status, content_type.as_str(), cache.as_str()),
+        (503, "application/health+json", "no-store")
+    );
+    assert_eq!(body, r#"{"status":"fail"}"#);
+
+    health.mark_started();
+    let started = Instant::now();
+    assert_eq!(get(addr, "/api/health/started", None).await.0, 200);
+    health.start_draining();
+    assert_eq!(get(addr, "/api/health/started", None).await.0, 200);
+    assert!(
+        started.elapsed() < Duration::from_millis(900),
+        "the hung check was not waited for: {:?}",
+        started.elapsed()
+    );
+    assert_eq!(health.startup().status, Status::Pass);
 }

@@ -3,6 +3,7 @@
 #![cfg(feature = "axum")]
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::ServiceExt;
@@ -165,4 +166,47 @@ async fn fast_path_without_metrics_still_answers() {
     assert!(headers.contains(&("cache-control".into(), "no-store".into())));
     let (status, _, _) = answer(reqwest::Method::GET, format!("http://{addr}/nope")).await;
     assert_eq!(status, 404);
+}
+
+/// An app under backpressure (a concurrency limit around the router, all slots taken) is
+/// busy, not dead: the fast path answers liveness without waiting for a slot.
+#[tokio::test]
+async fn liveness_does_not_wait_on_the_apps_backpressure() {
+    let release = Arc::new(tokio::sync::Notify::new());
+    let held = release.clone();
+    let app = axum::Router::new()
+        .route(
+            "/busy",
+            axum::routing::get(move || {
+                let held = held.clone();
+                async move {
+                    held.notified().await;
+                    "done"
+                }
+            }),
+        )
+        .merge(clip_health::axum::router(registry(), None));
+    let saturated = tower::limit::ConcurrencyLimit::new(app, 1);
+    let fast = LivenessLayer::new().layer(saturated);
+    let (listener, addr) = listen().await;
+    tokio::spawn(async move {
+        axum::serve(listener, ServiceExt::<Request>::into_make_service(fast)).await
+    });
+
+    // One request takes the app's only slot and keeps it.
+    let busy = tokio::spawn(reqwest::get(format!("http://{addr}/busy")));
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let probe = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .expect("client");
+    let live = probe.get(format!("http://{addr}/health")).send().await;
+    release.notify_one();
+    assert_eq!(
+        live.map(|r| r.status().as_u16()).ok(),
+        Some(200),
+        "liveness answered while the app was saturated"
+    );
+    let busy = busy.await.expect("busy task").expect("busy request");
+    assert_eq!(busy.text().await.expect("body"), "done");
 }

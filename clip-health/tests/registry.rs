@@ -368,3 +368,188 @@ async fn background_refresh_keeps_the_cache_warm_without_probes() {
         .expect("refresher ends when the registry is dropped")
         .expect("refresher did not panic");
 }
+
+#[tokio::test]
+async fn refresh_joins_a_run_already_in_progress() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let health = HealthRegistry::builder()
+        .check(
+            "postgres",
+            Critical,
+            Duration::from_secs(1),
+            counting_check(&calls, Duration::from_millis(200)),
+        )
+        .cache_ttl(Duration::ZERO)
+        .build();
+    let probe = tokio::spawn({
+        let health = health.clone();
+        async move { health.readiness().await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    health.refresh().await;
+    assert_eq!(probe.await.expect("probe").status, Pass);
+    assert_eq!(
+        calls.load(Ordering::SeqCst),
+        1,
+        "refresh waited for the probe's run instead of running again behind it"
+    );
+}
+
+/// Spring Boot's probe guidance: a dependency every replica shares (the one Postgres) that is
+/// down for everyone should not take every replica out of rotation at once. Such a check
+/// stays in the full report, where it still fails it, but readiness neither runs nor waits for it.
+#[tokio::test]
+async fn a_check_can_stay_out_of_readiness() {
+    let calls = Arc::new(AtomicU32::new(0));
+    let counted = calls.clone();
+    let shared_database = Check::new("postgres", Critical, Duration::from_secs(1), move || {
+        counted.fetch_add(1, Ordering::SeqCst);
+        async { Err::<(), _>("connection refused") }
+    })
+    .affects_readiness(false);
+    let health = HealthRegistry::builder()
+        .with_check(shared_database)
+        .check("local-disk", Critical, Duration::from_secs(1), || async {
+            Status::Pass
+        })
+        .build();
+
+    let ready = health.readiness().await;
+    assert_eq!(ready.status, Pass);
+    assert_eq!(
+        ready.checks.keys().collect::<Vec<_>>(),
+        ["local-disk:responseTime"]
+    );
+    assert_eq!(calls.load(Ordering::SeqCst), 0, "readiness did not run it");
+
+    let report = health.report().await;
+    assert_eq!(report.status, Fail, "the full report still fails on it");
+    assert_eq!(report.http_status(), 503);
+    assert_eq!(report.checks["postgres:responseTime"][0].status, Fail);
+}
+
+/// Draft §3.1: status values are case-insensitive, with `ok`/`up` for pass and `error`/`down`
+/// for fail, so reports of Spring or Terminus peers parse too.
+#[test]
+fn statuses_of_other_implementations_parse() {
+    for (text, status) in [
+        ("pass", Pass),
+        ("UP", Pass),
+        ("ok", Pass),
+        ("Warn", Warn),
+        ("FAIL", Fail),
+        ("error", Fail),
+        ("DOWN", Fail),
+    ] {
+        let report: clip_health::HealthReport =
+            serde_json::from_str(&format!(r#"{{"status":"{text}"}}"#)).expect(text);
+        assert_eq!(report.status, status, "{text}");
+    }
+    let unknown = serde_json::from_str::<clip_health::HealthReport>(r#"{"status":"maybe"}"#);
+    let err = unknown.expect_err("unknown status").to_string();
+    assert!(err.contains("maybe"), "{err}");
+    // We still write the draft's own spelling.
+    assert_eq!(serde_json::to_string(&Pass).expect("json"), r#""pass""#);
+}
+
+/// Draft §4: names must not contain ':' (the report key is `component:measurement`), and a
+/// check that can never answer (timeout 0) or holds probes for minutes is a mistake; so are
+/// builder settings outside what `HealthConfig::validate` accepts.
+#[test]
+fn try_build_refuses_what_the_draft_and_the_config_refuse() {
+    let pass = || async { Status::Pass };
+    let check = |name: &str, timeout| Check::new(name.to_owned(), Critical, timeout, pass);
+    let second = Duration::from_secs(1);
+    let refused = [
+        (
+            HealthRegistry::builder().with_check(check("pg:main", second)),
+            "pg:main",
+        ),
+        (
+            HealthRegistry::builder().with_check(check("pg", second).measurement("a:b")),
+            "a:b",
+        ),
+        (
+            HealthRegistry::builder().with_check(check("", second)),
+            "empty",
+        ),
+        (
+            HealthRegistry::builder().with_check(check("pg", Duration::ZERO)),
+            "timeout",
+        ),
+        (
+            HealthRegistry::builder().with_check(check("pg", Duration::from_secs(3600))),
+            "timeout",
+        ),
+        (
+            HealthRegistry::builder().cache_ttl(Duration::from_secs(3600)),
+            "HEALTH_CACHE_TTL",
+        ),
+        (
+            HealthRegistry::builder().details_token(""),
+            "HEALTH_DETAILS_TOKEN",
+        ),
+    ];
+    for (builder, says) in refused {
+        let err = builder.try_build().expect_err(says).to_string();
+        assert!(err.contains(says), "{err}");
+    }
+    let fine = HealthRegistry::builder()
+        .with_check(check("postgres", Duration::from_secs(2)).measurement("connections"))
+        .try_build();
+    assert!(fine.is_ok());
+}
+
+#[tokio::test]
+async fn component_type_defaults_to_component() {
+    let report = HealthRegistry::builder()
+        .check("queue", NonCritical, Duration::from_secs(1), || async {
+            Status::Pass
+        })
+        .build()
+        .report()
+        .await;
+    assert_eq!(
+        report.checks["queue:responseTime"][0]
+            .component_type
+            .as_deref(),
+        Some("component")
+    );
+}
+
+/// A registry outlives runtimes (a static in tests, a library that builds its own): a run
+/// dropped with its runtime, before or while it runs, must not leave the check stuck.
+#[test]
+fn a_run_dropped_with_its_runtime_does_not_wedge_the_check() {
+    let health = HealthRegistry::builder()
+        .check("postgres", Critical, Duration::from_secs(5), || async {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            Status::Pass
+        })
+        .cache_ttl(Duration::ZERO)
+        .build();
+    let runtime = || {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime")
+    };
+    for let_it_start in [false, true] {
+        let doomed = runtime();
+        doomed.block_on(async {
+            // Poll a probe once: it starts a run (a task not polled yet), then give up on it.
+            let mut probe = std::pin::pin!(health.readiness());
+            std::future::poll_fn(|cx| {
+                let _ = probe.as_mut().poll(cx);
+                std::task::Poll::Ready(())
+            })
+            .await;
+            if let_it_start {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+        });
+        drop(doomed);
+        let ready = runtime().block_on(health.readiness());
+        assert_eq!(ready.status, Pass, "run started: {let_it_start}: {ready:?}");
+    }
+}

@@ -1,5 +1,5 @@
-//! Criterion benches: `decide` on a state with a full history, and a week of 15 s decisions
-//! through the simulator (our policy and the HPA baseline).
+//! Criterion benches: `decide` on a state with a full history, in guide and tracking mode, and
+//! a week of 15 s decisions through the simulator (both modes and the HPA baseline).
 //!
 //! `cargo bench -p clip-scaling-policy --bench decide`
 
@@ -7,7 +7,9 @@ use std::hint::black_box;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use clip_scaling_policy::sim::{self, CapacityModel, HpaBaseline, PolicyAutoscaler, Shape, Trace};
-use clip_scaling_policy::{Metrics, ScalingConfig, ScalingPolicy, ScalingState};
+use clip_scaling_policy::{
+    Driver, Metrics, Rule, ScalingConfig, ScalingMode, ScalingPolicy, ScalingState,
+};
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn at(secs: u64) -> SystemTime {
@@ -63,6 +65,58 @@ fn decide(c: &mut Criterion) {
     group.finish();
 }
 
+/// A tracking state as full as it gets: three days of decisions 15 s apart (every demand
+/// bucket, the ready ring and every minute of seasonal history filled), a daily burst.
+fn tracking_history(policy: &ScalingPolicy) -> (ScalingState, u64) {
+    let mut state = ScalingState::new(10);
+    let mut now = 0;
+    for tick in 0..3 * 5_760u64 {
+        let burst = (2_400..2_440).contains(&(tick % 5_760));
+        let cpu = if burst { 95.0 } else { 45.0 } + (tick % 7) as f64;
+        state.set_ready(Some(state.current()));
+        let d = policy.decide(&sample(cpu), &state, at(now));
+        state.record(&d, at(now));
+        now += 15;
+    }
+    (state, now)
+}
+
+fn decide_tracking(c: &mut Criterion) {
+    let policy = ScalingPolicy::new(ScalingConfig {
+        mode: ScalingMode::Tracking,
+        ..ScalingConfig::default()
+    })
+    .expect("valid");
+    let (state, now) = tracking_history(&policy);
+    let mut group = c.benchmark_group("decide_tracking");
+    group.bench_function("hold_full_history", |b| {
+        b.iter(|| policy.decide(black_box(&sample(45.0)), black_box(&state), at(now)))
+    });
+    group.bench_function("scale_up_full_history", |b| {
+        b.iter(|| policy.decide(black_box(&sample(99.0)), black_box(&state), at(now)))
+    });
+    // A minute before the next daily burst: the seasonal forecast is looked up and acts.
+    let before_burst = now + 2_400 * 15 - 60;
+    let d = policy.decide(&sample(45.0), &state, at(before_burst));
+    assert_eq!(
+        d.reasons.rule,
+        Rule::Tracking {
+            driver: Driver::Seasonal
+        },
+        "{d}"
+    );
+    group.bench_function("seasonal_forecast_full_history", |b| {
+        b.iter(|| {
+            policy.decide(
+                black_box(&sample(45.0)),
+                black_box(&state),
+                at(before_burst),
+            )
+        })
+    });
+    group.finish();
+}
+
 fn week(c: &mut Criterion) {
     let config = ScalingConfig::default();
     let model = CapacityModel::default();
@@ -78,9 +132,22 @@ fn week(c: &mut Criterion) {
                 .decisions
         })
     });
+    group.bench_function("tracking", |b| {
+        b.iter(|| {
+            let policy = ScalingPolicy::new(ScalingConfig {
+                mode: ScalingMode::Tracking,
+                ..config.clone()
+            })
+            .expect("valid");
+            let mut ours = PolicyAutoscaler::new(policy, 3);
+            sim::simulate(black_box(&trace), &model, &mut ours)
+                .report
+                .decisions
+        })
+    });
     group.bench_function("hpa_baseline", |b| {
         b.iter(|| {
-            let mut hpa = HpaBaseline::new(&config);
+            let mut hpa = HpaBaseline::kubernetes_default();
             sim::simulate(black_box(&trace), &model, &mut hpa)
                 .report
                 .decisions
@@ -89,5 +156,5 @@ fn week(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, decide, week);
+criterion_group!(benches, decide, decide_tracking, week);
 criterion_main!(benches);

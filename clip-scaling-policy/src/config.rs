@@ -1,7 +1,10 @@
 //! Policy configuration: the guide's defaults and validation. Reading it from the environment
-//! is in [`env`].
+//! is in [`env`]; the tracking mode's settings are in [`tracking`].
 
 mod env;
+mod tracking;
+
+pub use tracking::{ScalingMode, TrackingConfig};
 
 use std::time::Duration;
 
@@ -97,6 +100,12 @@ pub struct ScalingConfig {
     pub warmup: Duration,
     /// `METRICS_MAX_AGE` (60 s): a sample older than this is stale and cannot cause a scale-down.
     pub max_metric_age: Duration,
+    /// `SCALING_MODE` (`guide`): the guide's rules, or target tracking.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub mode: ScalingMode,
+    /// The tracking mode's settings (`TRACKING_*`), used when `mode` is `Tracking`.
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub tracking: TrackingConfig,
 }
 
 impl Default for ScalingConfig {
@@ -125,6 +134,8 @@ impl Default for ScalingConfig {
             },
             warmup: Duration::from_secs(30),
             max_metric_age: Duration::from_secs(60),
+            mode: ScalingMode::Guide,
+            tracking: TrackingConfig::default(),
         }
     }
 }
@@ -221,6 +232,9 @@ impl ScalingConfig {
                 value: "0".into(),
                 expected: "at least 1 when SCALE_UP_MAX_PERCENT is 0 (else the fleet can never grow)",
             });
+        }
+        if self.mode == ScalingMode::Tracking {
+            self.tracking.validate()?;
         }
         Ok(())
     }

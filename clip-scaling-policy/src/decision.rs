@@ -1,7 +1,12 @@
 //! What `decide` returns: the action, the target, and why, as data and as one line of text.
+//! A tracking-mode decision's demand estimate is in [`tracking`].
+
+mod tracking;
 
 use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+pub use tracking::{Driver, TrackingReasons};
 
 use crate::{MetricKind, Override};
 
@@ -53,9 +58,11 @@ pub struct Reading {
     pub wants: Option<u32>,
 }
 
-/// The rule that produced the raw recommendation.
+/// The rule that produced the raw recommendation. New rules may be added: match with a
+/// wildcard arm.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[non_exhaustive]
 pub enum Rule {
     /// At least one metric is above its up threshold; `metric` is the one asking for the most.
     ScaleUp {
@@ -79,6 +86,21 @@ pub enum Rule {
     Override,
     /// The current count is outside `MIN_INSTANCES..=MAX_INSTANCES`: bring it back first.
     OutOfBounds,
+    /// No instance is ready: per-ready averages describe no serving capacity (a shared
+    /// dependency may be down and failing every readiness check), so the policy holds.
+    NoReadyInstances,
+    /// Tracking mode: the target follows the demand estimate ([`Reasons::tracking`]), which
+    /// `driver` set.
+    Tracking {
+        /// What set the estimate.
+        driver: Driver,
+    },
+    /// Tracking mode: the estimate is below the current count, but within the scale-down
+    /// tolerance.
+    WithinTolerance,
+    /// Tracking mode: the estimate allows a scale-down, but the history does not cover a full
+    /// `TRACKING_WINDOW` yet (the autoscaler just started, without a persisted state).
+    HistoryTooShort,
 }
 
 /// The direction a cooldown blocked.
@@ -130,6 +152,13 @@ pub struct Reasons {
     pub recommended: u32,
     /// Instances counted as serving capacity (ready); the metrics are averages over these.
     pub ready: u32,
+    /// Whether `ready` was reported by the caller ([`ScalingState::set_ready`]) rather than
+    /// inferred from recent scale-ups and `INSTANCE_WARMUP`: a reported not-ready instance may be
+    /// failing, not starting.
+    ///
+    /// [`ScalingState::set_ready`]: crate::ScalingState::set_ready
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub ready_reported: bool,
     /// The sample was older than `METRICS_MAX_AGE`.
     pub stale: bool,
     /// The limits that changed the raw recommendation.
@@ -138,6 +167,10 @@ pub struct Reasons {
     pub manual_override: Option<Override>,
     /// The scale-down stabilization window; the state keeps recommendations this long.
     pub stabilization_window: Duration,
+    /// Tracking mode: the demand estimate, term by term (`None` in guide mode, and for
+    /// decisions made before the mode's own rules: override, disabled, bounds, no ready).
+    #[cfg_attr(feature = "serde", serde(default))]
+    pub tracking: Option<TrackingReasons>,
 }
 
 /// A scaling decision: what to do and why.
@@ -155,6 +188,21 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// A decision to go from `current` to `target`; the action follows from the two.
+    pub(crate) fn new(current: u32, target: u32, reasons: Reasons) -> Self {
+        let action = match target.cmp(&current) {
+            std::cmp::Ordering::Greater => Action::ScaleUp,
+            std::cmp::Ordering::Less => Action::ScaleDown,
+            std::cmp::Ordering::Equal => Action::Hold,
+        };
+        Self {
+            action,
+            current,
+            target,
+            reasons,
+        }
+    }
+
     /// The decision as one human-readable line (same as `to_string()`).
     pub fn message(&self) -> String {
         self.to_string()
@@ -260,18 +308,54 @@ impl fmt::Display for Decision {
                 )?,
                 None => f.write_str("manual override")?,
             },
+            Rule::Tracking { .. } => match &r.tracking {
+                Some(t) => t.fmt_terms(f)?,
+                None => f.write_str("tracking")?,
+            },
+            Rule::WithinTolerance => match &r.tracking {
+                Some(t) => {
+                    t.fmt_terms(f)?;
+                    t.fmt_hold(self.current, f)?;
+                }
+                None => f.write_str("within the scale-down tolerance")?,
+            },
+            Rule::HistoryTooShort => match &r.tracking {
+                Some(t) => write!(
+                    f,
+                    "no scale-down before a full window of history ({:.0} s of {} s)",
+                    t.history.as_secs_f64(),
+                    t.window.as_secs()
+                )?,
+                None => f.write_str("no scale-down before a full window of history")?,
+            },
+            Rule::NoReadyInstances => f.write_str(
+                "no ready instance: the metrics describe no serving capacity (is a shared dependency down?)",
+            )?,
             Rule::OutOfBounds => write!(
                 f,
                 "{} instances is outside MIN_INSTANCES..=MAX_INSTANCES",
                 self.current
             )?,
         }
+        if let Some(t) = r
+            .tracking
+            .as_ref()
+            .filter(|_| !matches!(r.rule, Rule::Tracking { .. } | Rule::WithinTolerance))
+        {
+            f.write_str("; ")?;
+            t.fmt_terms(f)?;
+        }
         if r.stale && r.rule != Rule::StaleMetrics {
             f.write_str("; sample is stale")?;
         }
         let l = &r.limits;
-        if let Some(n) = l.warmup {
-            write!(f, "; {n} instances still warming up cover the demand")?;
+        match l.warmup {
+            Some(n) if r.ready_reported => write!(
+                f,
+                "; {n} instances not ready (starting, or failing their readiness check) cover the demand"
+            )?,
+            Some(n) => write!(f, "; {n} instances still warming up cover the demand")?,
+            None => {}
         }
         if let Some(c) = l.cooldown {
             let which = match c.direction {

@@ -27,17 +27,22 @@
 
 mod config;
 mod decision;
+mod demand_history;
 mod error;
+mod manual_override;
 mod metrics;
 mod policy;
 pub mod sim;
 mod state;
+mod tracking;
 
-pub use config::{MetricRule, ScalingConfig, StepPolicy};
+pub use config::{MetricRule, ScalingConfig, ScalingMode, StepPolicy, TrackingConfig};
 pub use decision::{
-    Action, CooldownLimit, Decision, Direction, Limits, Reading, Reasons, Rule, Verdict,
+    Action, CooldownLimit, Decision, Direction, Driver, Limits, Reading, Reasons, Rule,
+    TrackingReasons, Verdict,
 };
 pub use error::ScalingError;
+pub use manual_override::Override;
 pub use metrics::{MetricKind, Metrics};
 pub use policy::ScalingPolicy;
-pub use state::{DEFAULT_EVENT_CAPACITY, Override, ScalingEvent, ScalingState};
+pub use state::{DEFAULT_EVENT_CAPACITY, ScalingEvent, ScalingState};

@@ -4,7 +4,9 @@
 use std::time::{Duration, SystemTime};
 
 use crate::decision::{CooldownLimit, Direction, Limits, Reading, Reasons, Rule, Verdict};
-use crate::{Action, Decision, MetricKind, Metrics, ScalingConfig, ScalingError, ScalingState};
+use crate::{
+    Decision, MetricKind, Metrics, ScalingConfig, ScalingError, ScalingMode, ScalingState,
+};
 
 /// A validated scaling policy. Cheap to share; `decide` takes `&self`.
 #[derive(Debug, Clone, PartialEq)]
@@ -27,14 +29,18 @@ impl ScalingPolicy {
     /// Decides on a sample taken at `now`. Same inputs, same decision.
     ///
     /// Order of precedence: a manual override in force; `AUTO_SCALING_ENABLED=false` (Hold);
-    /// a count outside the bounds (brought back in, cooldowns aside); the scale-up rule (ANY
-    /// metric above its threshold); the scale-down rule (ALL metrics below theirs).
+    /// a count outside the bounds (brought back in, cooldowns aside); no ready instance (Hold);
+    /// then, in guide mode, the scale-up rule (ANY metric above its threshold) and the
+    /// scale-down rule (ALL metrics below theirs), or in tracking mode the demand estimate.
     pub fn decide(&self, metrics: &Metrics, state: &ScalingState, now: SystemTime) -> Decision {
         self.decide_observed(metrics, now, state, now)
     }
 
     /// Like [`decide`](Self::decide) for a sample taken at `observed_at`: a sample older than
     /// `max_metric_age` is stale and cannot cause a scale-down (it may still cause a scale-up).
+    /// The tracking mode also reads per-instance averages against the ready count of that
+    /// time, and looks ahead from it: pass when the load was measured (for a Prometheus
+    /// `rate()` over a window, about half the window before the query).
     pub fn decide_observed(
         &self,
         metrics: &Metrics,
@@ -48,15 +54,24 @@ impl ScalingPolicy {
         let stale = now
             .duration_since(observed_at)
             .is_ok_and(|age| age > c.max_metric_age);
+        let tracking = c.mode == ScalingMode::Tracking;
+        let readings = if tracking {
+            let lead = c.tracking.lead_time.as_secs_f64();
+            crate::tracking::readings(c, metrics, ready.max(1), current, lead)
+        } else {
+            self.readings(metrics, ready.max(1))
+        };
         let mut reasons = Reasons {
             rule: Rule::WithinBand,
-            readings: self.readings(metrics, ready.max(1)),
+            readings,
             recommended: current,
             ready,
+            ready_reported: state.reported_ready().is_some(),
             stale,
             limits: Limits::default(),
             manual_override: None,
             stabilization_window: c.scale_down_stabilization,
+            tracking: None,
         };
 
         if let Some(o) = state.active_override(now) {
@@ -69,23 +84,27 @@ impl ScalingPolicy {
             reasons.rule = Rule::Disabled;
             return decision(current, current, reasons);
         }
-        if current < c.min_instances || current > c.max_instances {
-            let target = current.clamp(c.min_instances, c.max_instances);
+        if current > c.max_instances {
             reasons.rule = Rule::OutOfBounds;
-            reasons.recommended = target;
-            reasons.limits.bound = Some(target);
-            return decision(current, target, reasons);
+            reasons.recommended = c.max_instances;
+            reasons.limits.bound = Some(c.max_instances);
+            return decision(current, c.max_instances, reasons);
+        }
+        if current < c.min_instances && (ready == 0 || !tracking) {
+            return self.raise_to_min(state, now, reasons);
+        }
+        if ready == 0 {
+            reasons.rule = Rule::NoReadyInstances;
+            return decision(current, current, reasons);
+        }
+        if tracking {
+            return crate::tracking::decide(c, metrics, observed_at, state, now, reasons);
         }
 
-        let most_demanding = reasons
-            .readings
-            .iter()
-            .filter(|r| r.verdict == Verdict::Above)
-            .max_by_key(|r| r.wants);
-        if let Some(top) = most_demanding {
-            reasons.rule = Rule::ScaleUp { metric: top.metric };
-            reasons.recommended = top.wants.unwrap_or(current);
-            let target = self.limit_scale_up(state, now, &mut reasons);
+        if let Some(metric) = most_demanding(&reasons.readings) {
+            reasons.rule = Rule::ScaleUp { metric };
+            reasons.recommended = reasons.readings[metric.index()].wants.unwrap_or(current);
+            let target = self.limit_scale_up(state, now, &mut reasons, true);
             return decision(current, target, reasons);
         }
 
@@ -125,7 +144,8 @@ impl ScalingPolicy {
                     let wants = proportional(base, v, rule.up).max(base.saturating_add(1));
                     (Verdict::Above, Some(wants))
                 }
-                Some(v) if v < rule.down => {
+                // A down threshold of 0 means "only at 0" (say, an empty queue).
+                Some(v) if v < rule.down || (v == 0.0 && rule.down == 0.0) => {
                     (Verdict::Below, Some(proportional(base, v, rule.midpoint())))
                 }
                 Some(_) => (Verdict::Within, None),
@@ -156,7 +176,42 @@ impl ScalingPolicy {
         stale.then_some(Rule::StaleMetrics)
     }
 
-    fn limit_scale_up(&self, state: &ScalingState, now: SystemTime, reasons: &mut Reasons) -> u32 {
+    /// Below `MIN_INSTANCES` (instances died): back to MIN at least, and further if the load
+    /// asks for it, cooldowns aside. A correction the load does not ask for is rule
+    /// `OutOfBounds`, which starts no cooldown (see [`ScalingState::record`]).
+    fn raise_to_min(
+        &self,
+        state: &ScalingState,
+        now: SystemTime,
+        mut reasons: Reasons,
+    ) -> Decision {
+        let c = &self.config;
+        let current = state.current();
+        let demanding = most_demanding(&reasons.readings).filter(|_| reasons.ready > 0);
+        if let Some(metric) = demanding {
+            reasons.recommended = reasons.readings[metric.index()].wants.unwrap_or(current);
+            let wanted = self.limit_scale_up(state, now, &mut reasons, false);
+            if wanted > c.min_instances {
+                reasons.rule = Rule::ScaleUp { metric };
+                return decision(current, wanted, reasons);
+            }
+        }
+        reasons.limits = Limits {
+            bound: Some(c.min_instances),
+            ..Limits::default()
+        };
+        reasons.rule = Rule::OutOfBounds;
+        reasons.recommended = c.min_instances;
+        decision(current, c.min_instances, reasons)
+    }
+
+    fn limit_scale_up(
+        &self,
+        state: &ScalingState,
+        now: SystemTime,
+        reasons: &mut Reasons,
+        cooldown: bool,
+    ) -> u32 {
         let c = &self.config;
         let current = state.current();
         let raw = reasons.recommended;
@@ -165,7 +220,7 @@ impl ScalingPolicy {
             reasons.limits.warmup = Some(current - reasons.ready);
             return current;
         }
-        if let Some(last) = state.last_scale_up() {
+        if let Some(last) = state.last_scale_up().filter(|_| cooldown) {
             let since = elapsed(last, now);
             if since < c.scale_up_cooldown {
                 reasons.limits.cooldown = Some(CooldownLimit {
@@ -231,18 +286,17 @@ impl ScalingPolicy {
     }
 }
 
+/// The metric above its up threshold that asks for the most instances, if any.
+fn most_demanding(readings: &[Reading; 5]) -> Option<MetricKind> {
+    readings
+        .iter()
+        .filter(|r| r.verdict == Verdict::Above)
+        .max_by_key(|r| r.wants)
+        .map(|r| r.metric)
+}
+
 fn decision(current: u32, target: u32, reasons: Reasons) -> Decision {
-    let action = match target.cmp(&current) {
-        std::cmp::Ordering::Greater => Action::ScaleUp,
-        std::cmp::Ordering::Less => Action::ScaleDown,
-        std::cmp::Ordering::Equal => Action::Hold,
-    };
-    Decision {
-        action,
-        current,
-        target,
-        reasons,
-    }
+    Decision::new(current, target, reasons)
 }
 
 /// `ceil(base * value / threshold)`, saturating (an infinite value asks for `u32::MAX`).
@@ -251,7 +305,8 @@ fn proportional(base: u32, value: f64, threshold: f64) -> u32 {
     (f64::from(base) * value / threshold).ceil() as u32
 }
 
-/// Time since `earlier`; zero if the clock went backwards (so cooldowns hold, conservatively).
+/// Time since `earlier`; zero if the clock went backwards. [`ScalingState::record`] brings
+/// such future stamps back to its `now`, so a cooldown lasts at most its length in real time.
 fn elapsed(earlier: SystemTime, now: SystemTime) -> Duration {
     now.duration_since(earlier).unwrap_or(Duration::ZERO)
 }

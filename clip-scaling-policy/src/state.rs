@@ -5,7 +5,8 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use crate::{Action, Decision, Rule};
+use crate::demand_history::{DemandHistory, Observation, epoch_secs};
+use crate::{Action, Decision, MetricKind, Override, Rule};
 
 /// Most scale-down recommendations kept for stabilization. The window keeps only a decreasing
 /// run of values, so this is reached only by hundreds of distinct, falling recommendations
@@ -15,17 +16,9 @@ const MAX_RECOMMENDATIONS: usize = 256;
 /// Events kept by [`ScalingState::new`].
 pub const DEFAULT_EVENT_CAPACITY: usize = 100;
 
-/// An emergency manual override: it dominates every rule until `expires_at`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
-pub struct Override {
-    /// The instance count to hold (not clamped to the configured bounds: it is an emergency).
-    pub target: u32,
-    /// Why, for the decision's message and the event history.
-    pub reason: Arc<str>,
-    /// When the override stops applying.
-    pub expires_at: SystemTime,
-}
+/// Scaling events kept for the step policies and the warm-up, whatever the display history's
+/// capacity: more than any step period or warm-up holds at one decision a second.
+const BOOKKEEPING_CAPACITY: usize = 64;
 
 /// One scaling event, as kept in the state's history.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +58,14 @@ pub struct ScalingState {
     recommendations: VecDeque<Recommendation>,
     events: VecDeque<ScalingEvent>,
     event_capacity: usize,
+    /// The latest events for step policies and warm-up, independent of `event_capacity` (a
+    /// small display history must not loosen the step cap).
+    #[cfg_attr(feature = "serde", serde(default))]
+    recent: VecDeque<ScalingEvent>,
     manual_override: Option<Override>,
+    /// What the tracking mode remembers (demand, readiness, seasonal history).
+    #[cfg_attr(feature = "serde", serde(default))]
+    history: DemandHistory,
 }
 
 impl ScalingState {
@@ -85,7 +85,9 @@ impl ScalingState {
             recommendations: VecDeque::with_capacity(MAX_RECOMMENDATIONS),
             events: VecDeque::with_capacity(capacity),
             event_capacity: capacity,
+            recent: VecDeque::with_capacity(BOOKKEEPING_CAPACITY),
             manual_override: None,
+            history: DemandHistory::new(),
         }
     }
 
@@ -158,7 +160,21 @@ impl ScalingState {
 
     /// Records a decision once it is applied: the count becomes its target, cooldown clocks
     /// and history move on, and its raw recommendation joins the stabilization window.
+    ///
+    /// Record every decision, holds included: the stabilization window needs the holds'
+    /// recommendations, and the clock check below needs a steady stream of `now`s.
+    ///
+    /// If the clock has stepped back (a time stamp of the state lies after `now`), those stamps
+    /// are brought back to `now`: the real time since is unknown, and this way a cooldown lasts
+    /// at most its configured length in real time instead of the length of the jump.
+    /// A correction back up to `MIN_INSTANCES` (rule `OutOfBounds`) does not start the scale-up
+    /// cooldown: it answers lost instances, not load.
+    ///
+    /// A tracking-mode decision also adds its demand sample to the history the mode reads
+    /// (recent demand, ready counts, seasonal history).
     pub fn record(&mut self, decision: &Decision, now: SystemTime) {
+        self.clamp_future_stamps(now);
+        self.observe_demand(decision, now);
         self.remember_recommendation(
             decision.reasons.recommended,
             decision.reasons.stabilization_window,
@@ -174,24 +190,74 @@ impl ScalingState {
             std::cmp::Ordering::Less => Action::ScaleDown,
             std::cmp::Ordering::Equal => return,
         };
+        let rule = decision.reasons.rule;
         match action {
+            Action::ScaleUp if rule == Rule::OutOfBounds => {}
             Action::ScaleUp => self.last_scale_up = Some(now),
             _ => {
                 self.last_scale_down = Some(now);
                 self.ready = self.ready.map(|r| r.min(to));
             }
         }
-        if self.events.len() >= self.event_capacity {
-            self.events.pop_front();
-        }
-        self.events.push_back(ScalingEvent {
+        let event = ScalingEvent {
             at: now,
             from,
             to,
             action,
-            rule: decision.reasons.rule,
-        });
+            rule,
+        };
+        push_bounded(&mut self.events, event, self.event_capacity);
+        push_bounded(&mut self.recent, event, BOOKKEEPING_CAPACITY);
         self.current = to;
+    }
+
+    fn observe_demand(&mut self, decision: &Decision, now: SystemTime) {
+        let r = &decision.reasons;
+        let Some(t) = &r.tracking else { return };
+        let queue = r.readings[MetricKind::QueueLength.index()];
+        let measured = match (t.load, t.latency) {
+            (Some(l), Some(g)) => Some(l.max(g)),
+            (l, g) => l.or(g),
+        };
+        self.history.observe(&Observation {
+            at: epoch_secs(now),
+            load: t.counted,
+            raw_load: measured,
+            queue: queue.wants.and(queue.value),
+            estimate: t.estimate,
+            ready: r.ready,
+        });
+    }
+
+    /// What the tracking mode remembers.
+    pub(crate) fn demand_history(&self) -> &DemandHistory {
+        &self.history
+    }
+
+    /// Brings every time stamp later than `now` back to `now` (the clock stepped back).
+    fn clamp_future_stamps(&mut self, now: SystemTime) {
+        for stamp in [&mut self.last_scale_up, &mut self.last_scale_down]
+            .into_iter()
+            .flatten()
+        {
+            *stamp = (*stamp).min(now);
+        }
+        // Stamps are in order, so only a tail can lie in the future.
+        for r in self.recommendations.iter_mut().rev() {
+            if r.at <= now {
+                break;
+            }
+            r.at = now;
+        }
+        for ring in [&mut self.events, &mut self.recent] {
+            for e in ring.iter_mut().rev() {
+                if e.at <= now {
+                    break;
+                }
+                e.at = now;
+            }
+        }
+        self.history.clamp_future(epoch_secs(now));
     }
 
     fn remember_recommendation(&mut self, instances: u32, window: Duration, now: SystemTime) {
@@ -225,7 +291,7 @@ impl ScalingState {
 
     /// Instances added by scale-ups in the last `warmup` and so presumably not ready yet.
     pub(crate) fn warming(&self, warmup: Duration, now: SystemTime) -> u32 {
-        self.events
+        self.recent
             .iter()
             .rev()
             .take_while(|e| within(e.at, warmup, now))
@@ -243,13 +309,20 @@ impl ScalingState {
 
     /// The count at the start of the step-policy period ending at `now`.
     pub(crate) fn count_at_period_start(&self, period: Duration, now: SystemTime) -> u32 {
-        self.events
+        self.recent
             .iter()
             .rev()
             .take_while(|e| within(e.at, period, now))
             .last()
             .map_or(self.current, |e| e.from)
     }
+}
+
+fn push_bounded<T>(ring: &mut VecDeque<T>, item: T, capacity: usize) {
+    if ring.len() >= capacity {
+        ring.pop_front();
+    }
+    ring.push_back(item);
 }
 
 /// Whether `at` lies within `window` before `now` (a time after `now` counts as inside).

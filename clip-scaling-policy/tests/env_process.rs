@@ -7,7 +7,7 @@ use std::os::unix::ffi::OsStrExt;
 
 use clip_scaling_policy::{ScalingConfig, ScalingError};
 
-const SCALING_VARIABLES: [&str; 25] = [
+const SCALING_VARIABLES: [&str; 35] = [
     "AUTO_SCALING_ENABLED",
     "MIN_INSTANCES",
     "MAX_INSTANCES",
@@ -33,6 +33,16 @@ const SCALING_VARIABLES: [&str; 25] = [
     "INSTANCE_WARMUP",
     "METRICS_MAX_AGE",
     "SCALING_IGNORE_METRICS",
+    "SCALING_MODE",
+    "TRACKING_CPU_TARGET",
+    "TRACKING_REQUEST_RATE_TARGET",
+    "TRACKING_SCALE_DOWN_TOLERANCE",
+    "TRACKING_WINDOW",
+    "TRACKING_LEAD_TIME",
+    "TRACKING_JOBS_PER_INSTANCE",
+    "TRACKING_JOB_WAIT_SLO",
+    "TRACKING_LATENCY_GUARD",
+    "TRACKING_SEASONAL",
 ];
 
 #[test]

@@ -102,3 +102,56 @@ fn the_messages_quoted_in_the_readme_are_real() {
         "hold at 3: auto-scaling disabled (AUTO_SCALING_ENABLED=false)"
     );
 }
+
+#[test]
+fn tracking_messages_quoted_in_the_readme_are_real() {
+    let p = common::tracking();
+    let fleet = |n: u32| {
+        let mut s = ScalingState::new(n);
+        s.set_ready(Some(n));
+        s
+    };
+    let d = p.decide(&common::served(228.0), &fleet(6), at(0.0));
+    assert_eq!(
+        d.message(),
+        "scale up 6 -> 12: load (request_rate) needs 12.0 instances; \
+         load 12.0 (measured over 6 ready); latency guard 9.0"
+    );
+    let m = Metrics {
+        queue_length: Some(1_500.0),
+        ..common::served(57.0)
+    };
+    assert_eq!(
+        p.decide(&m, &fleet(4), at(0.0)).message(),
+        "scale up 4 -> 19: queue needs 18.3 instances; load 2.0 (measured over 4 ready); queue 18.3"
+    );
+    assert_eq!(
+        p.decide(&common::served(40.0), &fleet(10), at(0.0))
+            .message(),
+        "hold at 10: no scale-down before a full window of history (0 s of 300 s); \
+         load (memory) needs 4.1 instances; load 4.1 (measured over 10 ready)"
+    );
+    let mut state = fleet(10);
+    let mut now = 0.0;
+    for _ in 0..25 {
+        let d = p.decide(&common::served(91.2), &state, at(now));
+        state.record(&d, at(now));
+        now += 15.0;
+    }
+    assert_eq!(
+        p.decide(&common::served(40.0), &state, at(now)).message(),
+        "hold at 9: an estimate of the last 300 s needs 8.0 instances (now 3.7); \
+         load 3.7 (measured over 9 ready); within the 10 % scale-down tolerance \
+         (it scales down below 7.3)"
+    );
+    let bad = Metrics {
+        request_rate: Some(912.0),
+        ..common::served(91.2)
+    };
+    assert_eq!(
+        p.decide(&bad, &state, at(now)).message(),
+        "scale up 9 -> 10: load (request_rate) needs 10.0 instances; \
+         load 72.0 (measured over 9 ready); a jump to 72.0 counts as 10.0 until the next \
+         sample confirms it"
+    );
+}

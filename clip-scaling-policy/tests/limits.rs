@@ -123,7 +123,7 @@ fn instances_warming_up_do_not_count_for_a_further_scale_up_of_the_same_spike() 
         (Action::Hold, Some(3), 3),
         "{d}"
     );
-    assert!(d.message().contains("warming up"), "{d}");
+    assert!(d.message().contains("not ready"), "{d}");
     // Once they serve and the load is still high, scale again: ceil(6 * 90 / 70) = 8.
     state.set_ready(Some(6));
     let d = p.decide(&hot, &state, at(61.0));
@@ -138,7 +138,9 @@ fn instances_warming_up_do_not_count_for_a_further_scale_up_of_the_same_spike() 
     let mut state = ScalingState::new(3);
     let d = p.decide(&with(|m| m.cpu_percent = Some(140.0)), &state, at(0.0));
     state.record(&d, at(0.0));
-    assert_eq!(p.decide(&hot, &state, at(61.0)).action, Action::Hold);
+    let d = p.decide(&hot, &state, at(61.0));
+    assert_eq!(d.action, Action::Hold);
+    assert!(d.message().contains("still warming up"), "{d}");
     assert_eq!(p.decide(&hot, &state, at(119.999)).action, Action::Hold);
     assert_eq!(p.decide(&hot, &state, at(120.0)).target, 8);
 }
@@ -185,4 +187,88 @@ fn a_manual_override_dominates_until_it_expires() {
             Rule::Override
         );
     }
+}
+
+/// Review L9: the step policy and the warm-up are counted from their own bookkeeping, not from
+/// the display history, so a small `with_event_capacity` does not loosen them.
+#[test]
+fn a_small_event_history_does_not_loosen_the_step_cap_or_the_warm_up() {
+    let c = ScalingConfig {
+        scale_up_cooldown: Duration::ZERO,
+        warmup: Duration::ZERO,
+        ..ScalingConfig::default()
+    };
+    let p = ScalingPolicy::new(c).expect("valid");
+    let huge = with(|m| m.queue_length = Some(10_000.0));
+    let mut state = ScalingState::with_event_capacity(3, 1);
+    let first = p.decide(&with(|m| m.cpu_percent = Some(110.0)), &state, at(0.0));
+    state.record(&first, at(0.0));
+    let second = p.decide(&huge, &state, at(5.0));
+    state.record(&second, at(5.0));
+    assert_eq!((first.target, second.target), (5, 7));
+    // Still the period that started at 3 instances: nothing more until 15 s.
+    let third = p.decide(&huge, &state, at(10.0));
+    assert_eq!((third.action, third.target), (Action::Hold, 7), "{third}");
+    assert_eq!(
+        state.events().count(),
+        1,
+        "the display history keeps one event"
+    );
+
+    // Warm-up: two scale-ups within INSTANCE_WARMUP both count as not ready.
+    let c = ScalingConfig {
+        scale_up_cooldown: Duration::ZERO,
+        warmup: Duration::from_secs(120),
+        ..ScalingConfig::default()
+    };
+    let p = ScalingPolicy::new(c).expect("valid");
+    let mut state = ScalingState::with_event_capacity(3, 1);
+    for t in [0.0, 20.0] {
+        let d = p.decide(&with(|m| m.cpu_percent = Some(300.0)), &state, at(t));
+        state.record(&d, at(t));
+    }
+    assert_eq!(state.current(), 13, "3 -> 7 -> 13");
+    let d = p.decide(&mid(), &state, at(30.0));
+    assert_eq!(d.reasons.ready, 3, "10 instances still warming: {d}");
+}
+
+/// Review L11: with readiness reported, instances that are not ready may be failing, not
+/// starting: the message says "not ready", and keeps "warming up" for inferred readiness.
+#[test]
+fn a_reported_not_ready_instance_is_not_called_warming_up() {
+    let p = policy();
+    let hot = with(|m| m.cpu_percent = Some(90.0));
+    let mut state = ScalingState::new(6);
+    state.set_ready(Some(3));
+    let d = p.decide(&hot, &state, at(0.0));
+    assert_eq!(
+        (d.action, d.reasons.limits.warmup),
+        (Action::Hold, Some(3)),
+        "{d}"
+    );
+    assert!(
+        d.message()
+            .contains("3 instances not ready (starting, or failing their readiness check)"),
+        "{d}"
+    );
+    assert!(!d.message().contains("warming up"), "{d}");
+}
+
+/// Review L8: the step policy's 15 s period is shorter than the 60 s up cooldown, so under
+/// sustained overload the fleet doubles per minute, not per 15 s as HPA's would. This pins the
+/// interaction the README documents.
+#[test]
+fn the_up_cooldown_not_the_step_period_sets_the_pace_of_a_long_climb() {
+    let p = policy();
+    let hot = with(|m| m.cpu_percent = Some(1_000.0));
+    let mut state = ScalingState::new(3);
+    let mut counts = Vec::new();
+    for i in 0..6u32 {
+        let now = at(15.0 * f64::from(i));
+        state.set_ready(Some(state.current()));
+        let d = p.decide(&hot, &state, now);
+        state.record(&d, now);
+        counts.push(state.current());
+    }
+    assert_eq!(counts, vec![7, 7, 7, 7, 14, 14]);
 }

@@ -432,3 +432,20 @@ fn disabled_always_holds_and_says_so() {
         assert!(d.message().contains("AUTO_SCALING_ENABLED=false"), "{d}");
     }
 }
+
+/// Review L10: the queue is a fleet total sized proportionally to the ready instances, as the
+/// guide's other metrics (`ceil(ready * queue / threshold)`), not per replica as KEDA's
+/// `AverageValue`: 20 ready with 60 jobs against a threshold of 50 wants 24, not 2. The README
+/// says so; the tracking mode sizes the queue by drain rate instead.
+#[test]
+fn the_queue_threshold_is_a_fleet_total_sized_like_the_other_metrics() {
+    let mut state = ScalingState::new(20);
+    state.set_ready(Some(20));
+    let c = ScalingConfig {
+        max_instances: 100,
+        ..ScalingConfig::default()
+    };
+    let p = ScalingPolicy::new(c).expect("valid");
+    let d = p.decide(&with(|m| m.queue_length = Some(60.0)), &state, at(0.0));
+    assert_eq!(d.reading(MetricKind::QueueLength).wants, Some(24), "{d}");
+}

@@ -109,7 +109,7 @@ median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[
 
 echo "$CLIPS clips of ${SECONDS_PER_CLIP}s from a ${LENGTH}s 1080p30 video ($(du -h "$INPUT" | cut -f1)), 720p out; $ROUNDS rounds each"
 echo "$(ffmpeg -hide_banner -version | head -1); $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-read -r warm _ < <(ours) # warm-up: page cache, pools
+ours >/dev/null # warm-up: page cache, pools
 ours_times=() plain_times=()
 for round in $(seq 1 "$ROUNDS"); do
     read -r job seconds < <(ours)

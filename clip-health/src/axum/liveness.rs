@@ -4,7 +4,8 @@
 //! Probes arrive every few seconds from every load balancer and orchestrator, and a liveness
 //! answer is a constant; routing it through the app costs more than building it. Everything
 //! else (including `HEAD` and other methods on these paths) goes to the wrapped service
-//! unchanged.
+//! unchanged. The fast path never waits for the wrapped service's `poll_ready`: an app that
+//! applies backpressure is busy, and a busy instance must not fail its liveness probe.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -15,7 +16,8 @@ use std::time::Instant;
 use axum::body::Bytes;
 use http::header::{CACHE_CONTROL, CONTENT_TYPE};
 use http::{HeaderMap, Method, Request, Response};
-use tower::{Layer, Service};
+use tower::util::Oneshot;
+use tower::{Layer, Service, ServiceExt};
 
 use super::red::{Handles, RedLayer, RedMetrics};
 use super::{HEALTH_JSON_VALUE, LIVE_BODY, NO_STORE};
@@ -80,18 +82,20 @@ impl<S> Layer<S> for LivenessLayer {
     }
 }
 
-/// Metric handles of the two liveness routes, resolved on first use (after the recorder is
-/// installed) and then reused: the labels are fixed.
+/// Metric handles of the two liveness routes, resolved on first use and then reused (the
+/// labels are fixed), once per recorder generation (before and after
+/// [`crate::prometheus::install`]).
 #[derive(Debug, Default)]
 struct FastPath {
     red: Option<Arc<RedMetrics>>,
-    handles: [OnceLock<Arc<Handles>>; 2],
+    handles: [[OnceLock<Arc<Handles>>; 2]; 2],
 }
 
 impl FastPath {
     fn record(&self, route: usize, started: Instant) {
         let Some(red) = &self.red else { return };
-        let handles = self.handles[route]
+        let generation = crate::prometheus::recorder_generation();
+        let handles = self.handles[generation][route]
             .get_or_init(|| red.handles(&Method::GET, LIVENESS_PATHS[route], 200));
         // The answer is built within `call`, so it is never observed in flight: no gauge update.
         handles.observe(started.elapsed());
@@ -107,15 +111,18 @@ pub struct Liveness<S> {
 
 impl<S, B, ResBody> Service<Request<B>> for Liveness<S>
 where
-    S: Service<Request<B>, Response = Response<ResBody>>,
+    S: Service<Request<B>, Response = Response<ResBody>> + Clone,
     ResBody: From<Bytes>,
 {
     type Response = Response<ResBody>;
     type Error = S::Error;
-    type Future = LivenessFuture<S::Future, ResBody>;
+    type Future = LivenessFuture<Oneshot<S, Request<B>>, ResBody>;
 
-    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        self.inner.poll_ready(cx)
+    /// Always ready: a liveness probe must not wait on the app's backpressure (a concurrency
+    /// limit, a buffer, a load shedder), or kubelet restarts a pod that is busy, not dead.
+    /// Routed requests wait for the app's readiness in their own future instead.
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        Poll::Ready(Ok(()))
     }
 
     fn call(&mut self, request: Request<B>) -> Self::Future {
@@ -128,7 +135,10 @@ where
                 return LivenessFuture::answered(response);
             }
         }
-        LivenessFuture::routed(self.inner.call(request))
+        // Tower's pattern for routers: drive a clone of the app to readiness for this request.
+        let clone = self.inner.clone();
+        let inner = std::mem::replace(&mut self.inner, clone);
+        LivenessFuture::routed(inner.oneshot(request))
     }
 }
 

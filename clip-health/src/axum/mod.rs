@@ -4,8 +4,9 @@
 //! |---|---|---|
 //! | `GET /health`, `GET /lb-health` | liveness: always `200 {"status":"pass"}` | never |
 //! | `GET /api/health/ready` | readiness: critical checks, draining, startup; 200 or 503 | critical checks (cached) |
+//! | `GET /api/health/started` | startup (Kubernetes `startupProbe`): 503 until [`HealthRegistry::mark_started`], then 200 | never |
 //! | `GET /api/health` | full report; details only with `Authorization: Bearer <token>` | all checks (cached) |
-//! | `GET /metrics` | Prometheus text (only when a `PrometheusHandle` is given), process gauges refreshed first | never |
+//! | `GET /metrics` | Prometheus text (only when a `PrometheusHandle` is given): the recorder's metrics, then `process_cpu_seconds_total`, `process_resident_memory_bytes`, `process_start_time_seconds` | never |
 //!
 //! Health answers are `application/health+json` with `Cache-Control: no-store` (a cached
 //! "pass" in a proxy would hide an outage).
@@ -20,8 +21,6 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use metrics_exporter_prometheus::PrometheusHandle;
-
-use std::sync::Arc;
 
 use crate::process::ProcessMetrics;
 use crate::{HEALTH_JSON, HealthRegistry, HealthReport};
@@ -38,7 +37,13 @@ const HEALTH_JSON_VALUE: HeaderValue = HeaderValue::from_static(HEALTH_JSON);
 /// Liveness never depends on anything, so its body is a constant.
 const LIVE_BODY: &str = r#"{"status":"pass"}"#;
 
-/// The health routes (and `/metrics` when `prometheus` is given), ready to merge into an app:
+/// The health routes (and `/metrics` when `prometheus` is given), ready to merge into an app.
+///
+/// It is a `Router<()>`: merge it into your app after your own `with_state(..)`, e.g.
+/// `Router::new().route(..).with_state(app_state).merge(clip_health::axum::router(..))`.
+///
+/// Routes: `/health`, `/lb-health`, `/api/health/ready`, `/api/health/started`, `/api/health`
+/// and `/metrics` (see the [module docs](self)):
 ///
 /// ```
 /// # use std::time::Duration;
@@ -57,10 +62,11 @@ pub fn router(health: HealthRegistry, prometheus: Option<PrometheusHandle>) -> R
         .route("/lb-health", get(liveness))
         .route("/api/health", get(full_report))
         .route("/api/health/ready", get(readiness))
+        .route("/api/health/started", get(startup))
         .with_state(health);
     match prometheus {
         Some(handle) => {
-            let state = (handle, Arc::new(ProcessMetrics::new()));
+            let state = (handle, ProcessMetrics::shared());
             routes.route("/metrics", get(metrics).with_state(state))
         }
         None => routes,
@@ -78,6 +84,10 @@ async fn liveness() -> Response {
 async fn readiness(State(health): State<HealthRegistry>, headers: HeaderMap) -> Response {
     let report = health.readiness().await;
     health_response(&health, &headers, &report)
+}
+
+async fn startup(State(health): State<HealthRegistry>, headers: HeaderMap) -> Response {
+    health_response(&health, &headers, &health.startup())
 }
 
 async fn full_report(State(health): State<HealthRegistry>, headers: HeaderMap) -> Response {
@@ -116,15 +126,18 @@ fn health_response(
         .into_response()
 }
 
-/// Refreshes the process gauges, then renders every metric of the recorder. Both run on the
-/// blocking pool: rendering thousands of series takes milliseconds, which must not stall
-/// the async worker that also answers the load balancer's liveness probes.
+/// Refreshes the process gauges (which reads the CPU window, never restarts it), renders every
+/// metric of the recorder, then the process collector's series. All of it runs on the blocking
+/// pool: rendering thousands of series takes milliseconds, which must not stall the async
+/// worker that also answers the load balancer's liveness probes.
 async fn metrics(
-    State((handle, process)): State<(PrometheusHandle, Arc<ProcessMetrics>)>,
+    State((handle, process)): State<(PrometheusHandle, &'static ProcessMetrics)>,
 ) -> Response {
     let rendered = tokio::task::spawn_blocking(move || {
-        process.record();
-        handle.render()
+        let sample = process.record();
+        let mut text = handle.render();
+        sample.write_prometheus(&mut text);
+        text
     })
     .await;
     match rendered {

@@ -36,8 +36,10 @@ const CLIENT_CLOSED: u16 = 499;
 /// # let _ = app;
 /// ```
 ///
-/// Metric handles are resolved on first use of each (method, route, status) and cached, so
-/// install the recorder (e.g. [`crate::prometheus::install`]) before serving requests.
+/// Metric handles are resolved on first use of each (method, route, status) and cached. Handles
+/// made before [`crate::prometheus::install`] are dropped when it runs, so requests served
+/// before it are lost but none after; with a recorder installed another way, install it before
+/// serving requests, or the series first used before stay on the no-op recorder.
 #[derive(Clone, Debug, Default)]
 pub struct RedLayer {
     metrics: Arc<RedMetrics>,
@@ -133,6 +135,8 @@ where
 /// One request in flight; dropping it unfinished records it as a client-closed request.
 struct Pending {
     metrics: Arc<RedMetrics>,
+    /// The recorder generation whose in-flight gauge was incremented, to decrement the same one.
+    generation: usize,
     method: Method,
     route: Option<MatchedPath>,
     started: Instant,
@@ -141,9 +145,11 @@ struct Pending {
 
 impl Pending {
     fn start(metrics: Arc<RedMetrics>, method: Method, route: Option<MatchedPath>) -> Self {
-        metrics.in_flight().increment(1.0);
+        let generation = crate::prometheus::recorder_generation();
+        metrics.in_flight(generation).increment(1.0);
         Pending {
             metrics,
+            generation,
             method,
             route,
             started: Instant::now(),
@@ -157,7 +163,7 @@ impl Pending {
 
     fn record(&mut self, status: u16) {
         self.done = true;
-        self.metrics.in_flight().decrement(1.0);
+        self.metrics.in_flight(self.generation).decrement(1.0);
         let route = self.route.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
         self.metrics
             .record(&self.method, route, status, self.started.elapsed());
@@ -182,18 +188,20 @@ pub(crate) struct Handles {
     duration: Histogram,
 }
 
+type HandleMap = HashMap<u64, Vec<Arc<Handles>>, BuildHasherDefault<PassThrough>>;
+
 /// Handle cache keyed by a hash of (method, route, status); entries check the full key, so a
-/// hash collision costs a scan, never a wrong label.
+/// hash collision costs a scan, never a wrong label. One cache per recorder generation
+/// (before and after [`crate::prometheus::install`]).
 #[derive(Debug, Default)]
 pub(crate) struct RedMetrics {
-    handles: RwLock<HashMap<u64, Vec<Arc<Handles>>, BuildHasherDefault<PassThrough>>>,
-    in_flight: OnceLock<Gauge>,
+    handles: [RwLock<HandleMap>; 2],
+    in_flight: [OnceLock<Gauge>; 2],
 }
 
 impl RedMetrics {
-    fn in_flight(&self) -> &Gauge {
-        self.in_flight
-            .get_or_init(|| metrics::gauge!("http_requests_in_flight"))
+    fn in_flight(&self, generation: usize) -> &Gauge {
+        self.in_flight[generation].get_or_init(|| metrics::gauge!("http_requests_in_flight"))
     }
 
     fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
@@ -206,15 +214,16 @@ impl RedMetrics {
         let hash = key_hash(&method, route, status);
         let matches =
             |h: &&Arc<Handles>| h.status == status && h.method == method && &*h.route == route;
+        let handles = &self.handles[crate::prometheus::recorder_generation()];
         let cached = {
-            let map = self.handles.read().unwrap_or_else(|e| e.into_inner());
+            let map = handles.read().unwrap_or_else(|e| e.into_inner());
             map.get(&hash)
                 .and_then(|list| list.iter().find(matches).cloned())
         };
         match cached {
             Some(handles) => handles,
             None => {
-                let mut map = self.handles.write().unwrap_or_else(|e| e.into_inner());
+                let mut map = handles.write().unwrap_or_else(|e| e.into_inner());
                 let list = map.entry(hash).or_default();
                 match list.iter().find(matches) {
                     Some(handles) => handles.clone(),

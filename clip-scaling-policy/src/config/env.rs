@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use super::THRESHOLD_VARIABLES;
-use crate::{MetricKind, ScalingConfig, ScalingError};
+use crate::{MetricKind, ScalingConfig, ScalingError, ScalingMode, TrackingConfig};
 
 impl ScalingConfig {
     /// Reads the configuration from the process environment (see [`ScalingConfig::from_lookup`]).
@@ -24,7 +24,12 @@ impl ScalingConfig {
     /// `SCALE_UP_COOLDOWN`, `SCALE_DOWN_COOLDOWN`, `SCALE_DOWN_STABILIZATION`, `INSTANCE_WARMUP`,
     /// `METRICS_MAX_AGE` (seconds), `SCALE_UP_MAX_PERCENT`, `SCALE_UP_MAX_INSTANCES`,
     /// `SCALE_UP_PERIOD`, `SCALE_DOWN_MAX_PERCENT`, `SCALE_DOWN_MAX_INSTANCES`, `SCALE_DOWN_PERIOD`,
-    /// and `SCALING_IGNORE_METRICS` (comma-separated: `cpu,memory,request_rate,queue_length,p95`).
+    /// `SCALING_IGNORE_METRICS` (comma-separated: `cpu,memory,request_rate,queue_length,p95`),
+    /// `SCALING_MODE` (`guide` or `tracking`) and the tracking mode's `TRACKING_CPU_TARGET`,
+    /// `TRACKING_REQUEST_RATE_TARGET`, `TRACKING_SCALE_DOWN_TOLERANCE` (percent),
+    /// `TRACKING_WINDOW`, `TRACKING_LEAD_TIME`, `TRACKING_JOB_WAIT_SLO` (seconds),
+    /// `TRACKING_JOBS_PER_INSTANCE`, `TRACKING_LATENCY_GUARD` (percent of the p95 SLO) and
+    /// `TRACKING_SEASONAL` (true or false).
     pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ScalingError> {
         let env = Env { lookup: &lookup };
         let mut c = Self::default();
@@ -82,6 +87,11 @@ impl ScalingConfig {
                 *field = v;
             }
         }
+        let modes = "guide or tracking";
+        if let Some(mode) = env.parse("SCALING_MODE", modes, parse_mode)? {
+            c.mode = mode;
+        }
+        read_tracking(&env, &mut c.tracking)?;
         if let Some(ignored) = env.parse(
             "SCALING_IGNORE_METRICS",
             "a comma-separated list of cpu, memory, request_rate, queue_length, p95",
@@ -94,6 +104,41 @@ impl ScalingConfig {
         c.validate()?;
         Ok(c)
     }
+}
+
+/// The `TRACKING_*` variables (read whatever the mode, so a typo is caught before the mode is
+/// switched on).
+fn read_tracking<F: Fn(&str) -> Option<String>>(
+    env: &Env<'_, F>,
+    t: &mut TrackingConfig,
+) -> Result<(), ScalingError> {
+    for (var, field) in [
+        ("TRACKING_CPU_TARGET", &mut t.cpu_target),
+        ("TRACKING_REQUEST_RATE_TARGET", &mut t.request_rate_target),
+        (
+            "TRACKING_SCALE_DOWN_TOLERANCE",
+            &mut t.scale_down_tolerance_percent,
+        ),
+        ("TRACKING_JOBS_PER_INSTANCE", &mut t.jobs_per_instance),
+        ("TRACKING_LATENCY_GUARD", &mut t.latency_guard_percent),
+    ] {
+        if let Some(v) = env.parse(var, "a number", parse_f64)? {
+            *field = v;
+        }
+    }
+    for (var, field) in [
+        ("TRACKING_WINDOW", &mut t.window),
+        ("TRACKING_LEAD_TIME", &mut t.lead_time),
+        ("TRACKING_JOB_WAIT_SLO", &mut t.job_wait_slo),
+    ] {
+        if let Some(v) = env.parse(var, "a number of seconds", parse_seconds)? {
+            *field = v;
+        }
+    }
+    if let Some(v) = env.parse("TRACKING_SEASONAL", "true or false", parse_bool)? {
+        t.seasonal = v;
+    }
+    Ok(())
 }
 
 struct Env<'a, F: Fn(&str) -> Option<String>> {
@@ -134,6 +179,12 @@ fn parse_bool(s: &str) -> Option<bool> {
         "false" | "0" | "no" | "off" => Some(false),
         _ => None,
     }
+}
+
+fn parse_mode(s: &str) -> Option<ScalingMode> {
+    [ScalingMode::Guide, ScalingMode::Tracking]
+        .into_iter()
+        .find(|m| m.name().eq_ignore_ascii_case(s))
 }
 
 fn parse_f64(s: &str) -> Option<f64> {

@@ -1,16 +1,18 @@
-//! The autoscalers a simulation can drive: our policy, and a faithful Kubernetes HPA baseline.
+//! The autoscalers a simulation can drive: the interface, our policy (either mode) and a
+//! fixed fleet. The HPA baseline is in [`hpa`](super::HpaBaseline).
 
-use std::collections::VecDeque;
-use std::time::{Duration, SystemTime};
+use std::time::SystemTime;
 
-use crate::{MetricKind, Metrics, ScalingConfig, ScalingPolicy, ScalingState, StepPolicy};
+use crate::{Metrics, ScalingPolicy, ScalingState};
 
-/// The fleet as the autoscaler sees it at a decision.
+/// The fleet as the autoscaler sees it at a decision: what the orchestrator reports now (the
+/// metrics, by contrast, may be old).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Fleet {
-    /// Instances, ready or starting.
+    /// Instances asked for, ready or starting (the orchestrator's desired count).
     pub instances: u32,
-    /// Ready instances (the metrics are averages over these).
+    /// Ready instances (the metrics are averages over the instances ready when they were
+    /// measured).
     pub ready: u32,
 }
 
@@ -18,11 +20,27 @@ pub struct Fleet {
 pub trait Autoscaler {
     /// Name for reports.
     fn name(&self) -> &str;
+
     /// The instance count wanted after this tick.
     fn decide(&mut self, metrics: &Metrics, fleet: Fleet, now: SystemTime) -> u32;
+
+    /// Like [`decide`](Self::decide), told when the metrics were measured (`now` minus the
+    /// judge's metric lag). The simulator calls this one; by default it ignores `observed_at`,
+    /// as Kubernetes' HPA does.
+    fn decide_observed(
+        &mut self,
+        metrics: &Metrics,
+        observed_at: SystemTime,
+        fleet: Fleet,
+        now: SystemTime,
+    ) -> u32 {
+        let _ = observed_at;
+        self.decide(metrics, fleet, now)
+    }
 }
 
-/// Our [`ScalingPolicy`] with its [`ScalingState`], told the real fleet every tick.
+/// Our [`ScalingPolicy`] with its [`ScalingState`], told the real fleet every tick. Its name
+/// is its mode's: `guide` or `tracking`.
 #[derive(Debug, Clone)]
 pub struct PolicyAutoscaler {
     policy: ScalingPolicy,
@@ -46,157 +64,54 @@ impl PolicyAutoscaler {
 
 impl Autoscaler for PolicyAutoscaler {
     fn name(&self) -> &str {
-        "policy"
+        self.policy.config().mode.name()
     }
 
     fn decide(&mut self, metrics: &Metrics, fleet: Fleet, now: SystemTime) -> u32 {
+        self.decide_observed(metrics, now, fleet, now)
+    }
+
+    fn decide_observed(
+        &mut self,
+        metrics: &Metrics,
+        observed_at: SystemTime,
+        fleet: Fleet,
+        now: SystemTime,
+    ) -> u32 {
         self.state.set_current(fleet.instances);
         self.state.set_ready(Some(fleet.ready));
-        let d = self.policy.decide(metrics, &self.state, now);
+        let d = self
+            .policy
+            .decide_observed(metrics, observed_at, &self.state, now);
         self.state.record(&d, now);
         d.target
     }
 }
 
-/// The Kubernetes HorizontalPodAutoscaler (autoscaling/v2) algorithm with its default
-/// `behavior`, on the guide's CPU, memory and request-rate thresholds as targets:
-///
-/// - per metric, `desired = ceil(ready * value / target)`, unchanged within a 10 % tolerance;
-///   when scaling up, not-ready pods count as idle (so they temper the ratio); the highest wins;
-/// - scale-down stabilization: the highest desired count of the last 300 s; none for scale-up;
-/// - rate limits per 15 s: up by max(100 %, 4 pods), down by 100 %;
-/// - clamped to min..=max. No cooldowns, and no queue or latency metric (those need KEDA).
+/// A fleet that never changes: the cost and SLO of a fixed size (say `MIN_INSTANCES` or
+/// `MAX_INSTANCES`), the two ends every autoscaler sits between.
 #[derive(Debug, Clone)]
-pub struct HpaBaseline {
-    min: u32,
-    max: u32,
-    targets: [(MetricKind, f64); 3],
-    tolerance: f64,
-    down_window: Duration,
-    up: StepPolicy,
-    down: StepPolicy,
-    recommendations: VecDeque<(SystemTime, u32)>,
-    changes: VecDeque<(SystemTime, i64)>,
+pub struct FixedFleet {
+    name: String,
+    instances: u32,
 }
 
-impl HpaBaseline {
-    /// A baseline using `config`'s bounds and up thresholds as HPA targets.
-    pub fn new(config: &ScalingConfig) -> Self {
-        let period = Duration::from_secs(15);
+impl FixedFleet {
+    /// `instances` all along, reported as `name`.
+    pub fn new(name: impl Into<String>, instances: u32) -> Self {
         Self {
-            min: config.min_instances,
-            max: config.max_instances,
-            targets: [
-                (MetricKind::CpuPercent, config.cpu.up),
-                (MetricKind::MemoryPercent, config.memory.up),
-                (MetricKind::RequestRate, config.request_rate.up),
-            ],
-            tolerance: 0.1,
-            down_window: Duration::from_secs(300),
-            up: StepPolicy {
-                max_percent: 100,
-                max_instances: 4,
-                period,
-            },
-            down: StepPolicy {
-                max_percent: 100,
-                max_instances: 0,
-                period,
-            },
-            recommendations: VecDeque::new(),
-            changes: VecDeque::new(),
+            name: name.into(),
+            instances,
         }
-    }
-
-    fn desired(&self, metrics: &Metrics, fleet: Fleet) -> u32 {
-        let ready = f64::from(fleet.ready.max(1));
-        let total = f64::from(fleet.instances.max(1));
-        let mut desired = None::<u32>;
-        for (kind, target) in self.targets {
-            let Some(value) = metrics.get(kind).filter(|v| v.is_finite() && *v >= 0.0) else {
-                continue;
-            };
-            let ratio = value / target;
-            let wanted = if ratio > 1.0 {
-                // Not-ready pods count as idle when scaling up.
-                let rebalanced = value * ready / (target * total);
-                if rebalanced <= 1.0 + self.tolerance {
-                    fleet.instances
-                } else {
-                    (rebalanced * total).ceil() as u32
-                }
-            } else if 1.0 - ratio <= self.tolerance {
-                fleet.instances
-            } else {
-                (ratio * ready).ceil() as u32
-            };
-            desired = Some(desired.map_or(wanted, |d| d.max(wanted)));
-        }
-        desired.unwrap_or(fleet.instances)
-    }
-
-    /// Instances added (`up`) or removed within the last `period`.
-    fn changed_in_period(&self, up: bool, period: Duration, now: SystemTime) -> u32 {
-        let total: i64 = self
-            .changes
-            .iter()
-            .filter(|(at, c)| within(*at, period, now) && (*c > 0) == up)
-            .map(|(_, c)| c.abs())
-            .sum();
-        u32::try_from(total).unwrap_or(u32::MAX)
     }
 }
 
-impl Autoscaler for HpaBaseline {
+impl Autoscaler for FixedFleet {
     fn name(&self) -> &str {
-        "hpa"
+        &self.name
     }
 
-    fn decide(&mut self, metrics: &Metrics, fleet: Fleet, now: SystemTime) -> u32 {
-        let current = fleet.instances;
-        let desired = self.desired(metrics, fleet);
-        while self
-            .recommendations
-            .front()
-            .is_some_and(|(at, _)| !within(*at, self.down_window, now))
-        {
-            self.recommendations.pop_front();
-        }
-        self.recommendations.push_back((now, desired));
-        let mut target = desired;
-        if desired < current {
-            let highest = self
-                .recommendations
-                .iter()
-                .map(|(_, r)| *r)
-                .max()
-                .unwrap_or(desired);
-            target = highest.min(current);
-        }
-        if target > current {
-            let start = current.saturating_sub(self.changed_in_period(true, self.up.period, now));
-            target = target.min(start.saturating_add(self.up.allowed_change(start)));
-        } else if target < current {
-            let start =
-                current.saturating_add(self.changed_in_period(false, self.down.period, now));
-            target = target.max(start.saturating_sub(self.down.allowed_change(start)));
-        }
-        let target = target.clamp(self.min, self.max);
-        while self
-            .changes
-            .front()
-            .is_some_and(|(at, _)| !within(*at, self.up.period.max(self.down.period), now))
-        {
-            self.changes.pop_front();
-        }
-        if target != current {
-            self.changes
-                .push_back((now, i64::from(target) - i64::from(current)));
-        }
-        target
+    fn decide(&mut self, _: &Metrics, _: Fleet, _: SystemTime) -> u32 {
+        self.instances
     }
-}
-
-fn within(at: SystemTime, window: Duration, now: SystemTime) -> bool {
-    now.duration_since(at).map_or(true, |age| age < window)
 }

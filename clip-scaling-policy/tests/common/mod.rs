@@ -54,3 +54,32 @@ pub fn with(f: impl FnOnce(&mut Metrics)) -> Metrics {
     f(&mut m);
     m
 }
+
+/// A fleet serving `rate` req/s per ready instance, as the simulator's model reports it:
+/// capacity 150 req/s, CPU in proportion, memory 25 % + 30 % of the load, p95 0.3 s / (1 - u),
+/// an empty queue.
+pub fn served(rate: f64) -> Metrics {
+    let u = rate / 150.0;
+    let busy = u.min(1.0);
+    let p95 = if u < 1.0 {
+        (0.3 / (1.0 - u)).min(30.0)
+    } else {
+        30.0
+    };
+    Metrics {
+        cpu_percent: Some(100.0 * busy),
+        memory_percent: Some(25.0 + 30.0 * busy),
+        request_rate: Some(rate),
+        queue_length: Some(0.0),
+        p95_response_time: Some(Duration::from_secs_f64(p95)),
+    }
+}
+
+/// The policy in tracking mode, with the tracking defaults.
+pub fn tracking() -> ScalingPolicy {
+    ScalingPolicy::new(ScalingConfig {
+        mode: clip_scaling_policy::ScalingMode::Tracking,
+        ..ScalingConfig::default()
+    })
+    .expect("defaults are valid")
+}

@@ -1,6 +1,6 @@
 //! The stylesheets, scripts and icon of the pages and the dashboard, compiled into the
 //! binary (the app runs from any directory and never reaches outside itself for them) and
-//! served under `/static/{name}`. Page templates link them through [`url`], which appends
+//! served under `/static/{name}`. Page templates link them through [`url()`], which appends
 //! the content's digest: a versioned URL is immutable for a year, an unversioned one is
 //! revalidated with its ETag.
 

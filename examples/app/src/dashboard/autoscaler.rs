@@ -51,7 +51,7 @@ impl Autoscaler {
         }
     }
 
-    /// The autoscaler's status, at most [`FRESH_FOR`] old. Concurrent callers share one request.
+    /// The autoscaler's status, at most 2 s old. Concurrent callers share one request.
     pub async fn view(&self) -> AutoscalerView {
         let mut last = self.last.lock().await;
         if let Some((at, view)) = last.as_ref()
