@@ -60,6 +60,7 @@ fn all() -> Vec<(&'static str, TestFn)> {
         videos::failures::start_up_without_ffmpeg_says_what_to_install,
         videos::recovery::a_running_clip_job_is_cancelled_from_another_instance,
         videos::recovery::a_clip_job_killed_with_its_instance_is_finished_by_another,
+        videos::recovery::a_clip_job_past_its_time_limit_is_stopped_and_cleaned_up,
         videos::page::the_project_page_plays_a_clip,
         pages::the_pages_show_projects_and_images_through_the_cdn,
         dashboard::the_dashboard_draws_live_figures_behind_the_token,

@@ -1,6 +1,7 @@
 //! A clip job stopped from outside: cancelled through another instance (ffmpeg stopped, the
 //! partial output removed), or its instance killed with `kill -9` (ffmpeg dies with it, and
-//! another instance cuts the clips once, leaving nothing of the first attempt).
+//! another instance cuts the clips once, leaving nothing of the first attempt), or stopped by
+//! its wall-clock limit.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -240,4 +241,79 @@ pub async fn a_clip_job_killed_with_its_instance_is_finished_by_another(
     })
     .await?;
     survivor.stop().await
+}
+
+pub async fn a_clip_job_past_its_time_limit_is_stopped_and_cleaned_up(ctx: Arc<Ctx>) -> TestResult {
+    let db = ctx.database().await?;
+    let work = tempfile::tempdir()?;
+    let root = work.path().to_string_lossy().into_owned();
+    // A clip that takes x264's slowest preset many seconds to encode, and a limit of 2.5 s.
+    let app = TestApp::start(
+        &ctx,
+        &db,
+        &[
+            ("VIDEO_WORKERS", "1"),
+            ("VIDEO_WORK_DIR", &root),
+            ("CLIP_PRESET", "veryslow"),
+            ("VIDEO_JOB_TIMEOUT", "2500"),
+        ],
+    )
+    .await?;
+    let media = Media::new()?;
+    let source = media.scenes("long.mp4", (640, 360), 4.0, &[]).await?;
+    let project = create_project(&app.url, "Too slow").await?;
+    let video = uploaded_video(&app.url, project, "long.mp4", source).await?;
+    let id = request_clips(
+        &app.url,
+        video,
+        json!({ "clips": [{ "start": 0, "end": 11.5 }] }),
+    )
+    .await?;
+    eventually(
+        "the job's ffmpeg to start",
+        Duration::from_secs(30),
+        || async { (!ffmpeg_under(work.path()).is_empty()).then_some(()) },
+    )
+    .await?;
+
+    let done = ended(&app.url, id, Duration::from_secs(30)).await?;
+    ensure!(
+        done["state"] == "failed" && done["attempts"] == 1,
+        "failed for good: {done}"
+    );
+    ensure!(
+        done["error"].as_str()
+            == Some(
+                "the job ran longer than its limit of 2.5 s (VIDEO_JOB_TIMEOUT) and was stopped"
+            ),
+        "{done}"
+    );
+    no_ffmpeg_left(work.path()).await?;
+    eventually(
+        "the work directory to go",
+        Duration::from_secs(10),
+        || async { work_dirs(work.path()).is_empty().then_some(()) },
+    )
+    .await?;
+    let storage = database(&db).await?;
+    let stored = stored_keys(&storage, "projects/").await?;
+    let of_job = format!("/jobs/{id}/");
+    ensure!(
+        !stored.iter().any(|k| k.contains(&of_job)),
+        "nothing of the job is kept: {stored:?}"
+    );
+    let metrics = client()
+        .get(app.at("/metrics"))
+        .send()
+        .await?
+        .text()
+        .await?;
+    ensure!(
+        metric(
+            &metrics,
+            "clip_jobs_failed_total{kind=\"video\",reason=\"timeout\"}"
+        ) == Some(1.0),
+        "timeouts are counted"
+    );
+    app.stop().await
 }

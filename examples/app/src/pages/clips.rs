@@ -104,16 +104,20 @@ fn figure(cdn: &Cdn, clip: &Clip) -> Markup {
 
 /// `4.0 s`, `1 min 05 s`.
 fn seconds(s: f64) -> String {
-    if s < 60.0 {
+    if s < 59.95 {
         format!("{s:.1} s")
     } else {
-        format!("{} min {:02.0} s", (s / 60.0).floor(), s % 60.0)
+        // Rounded once, so 119.7 s reads `2 min 00 s`, not `1 min 60 s`.
+        let whole = s.round() as i64;
+        format!("{} min {:02} s", whole / 60, whole % 60)
     }
 }
 
 /// `0:02.0`, `1:05.5`.
 fn timecode(s: f64) -> String {
-    format!("{}:{:04.1}", (s / 60.0).floor(), s % 60.0)
+    // In tenths, rounded once: 59.99 s is `1:00.0`, not `0:60.0`.
+    let tenths = (s * 10.0).round() as i64;
+    format!("{}:{:02}.{}", tenths / 600, tenths % 600 / 10, tenths % 10)
 }
 
 #[cfg(test)]
@@ -124,5 +128,8 @@ mod tests {
         assert_eq!(super::timecode(65.5), "1:05.5");
         assert_eq!(super::seconds(4.04), "4.0 s");
         assert_eq!(super::seconds(65.0), "1 min 05 s");
+        assert_eq!(super::timecode(59.99), "1:00.0");
+        assert_eq!(super::seconds(119.7), "2 min 00 s");
+        assert_eq!(super::seconds(59.97), "1 min 00 s");
     }
 }
