@@ -25,7 +25,9 @@ pub type TestResult<T = ()> = Result<T, Box<dyn StdError + Send + Sync>>;
 #[macro_export]
 macro_rules! ensure {
     ($condition:expr, $($message:tt)+) => {
-        if !$condition {
+        // Bound first: `!(a <= b)` on floats would read as `a > b`, which it is not for NaN.
+        let holds: bool = $condition;
+        if !holds {
             return Err(format!($($message)+).into());
         }
     };

@@ -73,7 +73,7 @@ async fn cancel_requested(queue: &Queue, id: i64, poll: Duration) {
 /// `30 min`, `90 s`, `2.5 s`.
 fn duration_words(d: Duration) -> String {
     let s = d.as_secs();
-    if s >= 60 && s % 60 == 0 && d.subsec_nanos() == 0 {
+    if s >= 60 && s.is_multiple_of(60) && d.subsec_nanos() == 0 {
         format!("{} min", s / 60)
     } else {
         format!("{} s", d.as_secs_f64())
