@@ -42,10 +42,14 @@ pub fn arguments(
         "[0:v:0]scale={width}:{height},setsar=1,split=2[clip][still];\
          [still]thumbnail={POSTER_CANDIDATES}[poster]"
     );
+    // `-threads` bounds the decoder (before `-i`) and the encoders (after it); the filter
+    // graph has its own pool, one thread per core unless told.
     let mut args: Vec<String> = [
         "-progress",
         "pipe:1",
         "-nostats",
+        "-filter_complex_threads",
+        &threads,
         "-threads",
         &threads,
         "-ss",
@@ -201,7 +205,11 @@ mod tests {
             "{line}"
         );
         assert!(line.contains("-movflags +faststart"), "{line}");
-        assert!(line.contains("-threads 2"), "{line}");
+        assert!(
+            line.contains("-filter_complex_threads 2 -threads 2 -ss"),
+            "{line}"
+        );
+        assert!(line.contains("-ac 2 -threads 2 -movflags"), "{line}");
         assert!(line.ends_with("-y poster.jpg"), "{line}");
         let shown = shell_words("ffmpeg", args.iter().map(std::ffi::OsStr::new));
         assert!(shown.contains("'[0:v:0]scale=1280:720,"), "{shown}");

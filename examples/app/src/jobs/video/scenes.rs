@@ -42,7 +42,9 @@ pub async fn detect(
     );
     let mut command = tools.ffmpeg();
     command
-        .args(["-progress", "pipe:1", "-nostats", "-threads"])
+        .args(["-progress", "pipe:1", "-nostats", "-filter_threads"])
+        .arg(threads.to_string())
+        .arg("-threads")
         .arg(threads.to_string())
         .args(["-i", file, "-map", "0:v:0", "-an", "-sn", "-dn", "-vf"])
         .arg(filter)
