@@ -5,9 +5,14 @@
 # ffmpeg command lines the job ran (read from its debug log, so the settings are the same
 # by construction), run one after the other in a directory of their own. Rounds alternate
 # between the two sides (the machine is shared); medians are compared.
-# Ends with `clips ratio=X` (ffmpeg's time / ours; 1 would be no overhead at all).
+# Both sides are timed twice: wall time (what a user waits, at the mercy of a shared
+# machine's other load) and CPU time (what the work costs: for the pipeline the app with its
+# ffmpeg and ffprobe children and its PostgreSQL, for plain ffmpeg its processes), which the
+# neighbours' load does not inflate. Ends with `clips ratio=X`, ffmpeg's CPU time / ours
+# (1 would be no overhead at all); the wall-time ratio is printed above it.
 #
 #   scripts/compare/clips.sh [clips] [seconds per clip]     (default 6 clips of 8 s; ROUNDS=3)
+#   CLIPS_STORAGE_URL=file:///dir scripts/compare/clips.sh   (the app's files there, not in PostgreSQL)
 #
 # Input: a 1080p30 H.264/AAC video of scene cuts and a tone, made once by ffmpeg's lavfi
 # sources and kept in ${TMPDIR:-/tmp}/clip-compare-clips with the app's embedded PostgreSQL
@@ -58,6 +63,7 @@ mkdir -p "$WORK/work" "$WORK/plain"
 env -i PATH="$PATH" HOME="${HOME:-/root}" NO_COLOR=1 HOST=127.0.0.1 PORT="$PORT" \
     CLIP_DATA_DIR="$WORK/data" VIDEO_WORK_DIR="$WORK/work" VIDEO_WORKERS=1 IMAGE_WORKERS=1 \
     VIDEO_MAX_BYTES=4294967296 RATE_LIMIT_ENABLED=false AUTOSCALER_URL=off \
+    ${CLIPS_STORAGE_URL:+STORAGE_URL="$CLIPS_STORAGE_URL"} \
     RUST_LOG="warn,clip_app::jobs::video=debug" \
     "$APP_BIN" >"$WORK/app.log" 2>&1 &
 APP_PID=$!
@@ -72,9 +78,25 @@ project=$(curl -fsS "$BASE/api/projects" -H 'content-type: application/json' -d 
 video=$(curl -fsS "$BASE/api/projects/$project/videos?filename=input.mp4" --data-binary @"$INPUT" | json 'd["video"]["id"]')
 ranges=$(python3 -c "import json; print(json.dumps({'clips': [{'start': i * $SECONDS_PER_CLIP, 'end': (i + 1) * $SECONDS_PER_CLIP} for i in range($CLIPS)]}))")
 
-# One clip job; prints its id and its seconds from request to done (the database's clock).
+# CPU seconds used so far by process $1 and the children it has waited for.
+TICKS=$(getconf CLK_TCK)
+cpu_of() { awk -v t="$TICKS" '{printf "%.2f\n", ($14 + $15 + $16 + $17) / t}' "/proc/$1/stat" 2>/dev/null || echo 0; }
+# CPU seconds of the app and of its PostgreSQL (the postmaster and its processes).
+PG_PID=
+pipeline_cpu() {
+    local total pid
+    total=$(cpu_of "$APP_PID")
+    for pid in $PG_PID $(pgrep -P "$PG_PID"); do
+        total=$(awk -v a="$total" -v b="$(cpu_of "$pid")" 'BEGIN {printf "%.2f", a + b}')
+    done
+    echo "$total"
+}
+
+# One clip job; prints its id, its seconds from request to done (the database's clock) and
+# the CPU seconds the app and its database spent meanwhile.
 ours() {
-    local job state
+    local job state cpu_before cpu_after
+    cpu_before=$(pipeline_cpu)
     job=$(curl -fsS "$BASE/api/videos/$video/clips" -H 'content-type: application/json' -d "$ranges" | json 'd["job"]["id"]')
     while :; do
         state=$(curl -fsS "$BASE/api/jobs/$job" | json 'd["state"]')
@@ -84,8 +106,9 @@ ours() {
         esac
         sleep 1
     done
+    cpu_after=$(pipeline_cpu)
     curl -fsS "$BASE/api/jobs/$job" | json '__import__("datetime").datetime.fromisoformat(d["finished_at"].replace("Z","+00:00")).timestamp() - __import__("datetime").datetime.fromisoformat(d["created_at"].replace("Z","+00:00")).timestamp()' |
-        awk -v job="$job" '{printf "%s %.3f\n", job, $1}'
+        awk -v job="$job" -v cpu="$(awk -v a="$cpu_before" -v b="$cpu_after" 'BEGIN {print b - a}')" '{printf "%s %.3f %.2f\n", job, $1, cpu}'
 }
 
 # The ffmpeg command lines job $1 ran, as its debug log shows them.
@@ -93,33 +116,39 @@ commands_of() {
     sed 's/\x1b\[[0-9;]*m//g' "$WORK/app.log" | grep " ffmpeg dir=" | grep "/job-$1-" | sed 's/.* command=//'
 }
 
-# Runs job $1's command lines in the plain directory (the same input as "source"); seconds.
+# Runs job $1's command lines one after the other in the plain directory (the same input as
+# "source"); prints their wall seconds and CPU seconds (rusage of the children).
 plain() {
-    local started ended
     ln -sf "$INPUT" "$WORK/plain/source"
-    started=$(date +%s.%N)
-    while IFS= read -r line; do
-        (cd "$WORK/plain" && eval "$line") >/dev/null
-    done < <(commands_of "$1")
-    ended=$(date +%s.%N)
-    awk -v a="$started" -v b="$ended" 'BEGIN {printf "%.3f\n", b - a}'
+    commands_of "$1" | (cd "$WORK/plain" && python3 -c '
+import resource, subprocess, sys, time
+started = time.monotonic()
+for line in sys.stdin:
+    subprocess.run(["bash", "-c", line], stdout=subprocess.DEVNULL, check=True)
+wall = time.monotonic() - started
+used = resource.getrusage(resource.RUSAGE_CHILDREN)
+print("%.3f %.2f" % (wall, used.ru_utime + used.ru_stime))')
 }
 
 median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
 
 echo "$CLIPS clips of ${SECONDS_PER_CLIP}s from a ${LENGTH}s 1080p30 video ($(du -h "$INPUT" | cut -f1)), 720p out; $ROUNDS rounds each"
 echo "$(ffmpeg -hide_banner -version | head -1); $(nproc) CPUs; load average before: $(cut -d' ' -f1-3 /proc/loadavg)"
-ours >/dev/null # warm-up: page cache, pools
-ours_times=() plain_times=()
+PG_PID=$(head -1 "$WORK/data/data/postmaster.pid" 2>/dev/null || true)
+[ -n "$PG_PID" ] || { echo "clips.sh: cannot find the app's PostgreSQL (postmaster.pid)" >&2; exit 1; }
+read -r job _ < <(ours) # warm-up: page cache, pools; and the command lines to replay
+n=$(commands_of "$job" | wc -l)
+[ "$n" -eq "$CLIPS" ] || { echo "clips.sh: job $job logged $n ffmpeg commands, not $CLIPS" >&2; exit 1; }
+ours_times=() ours_cpus=() plain_times=() plain_cpus=()
 for round in $(seq 1 "$ROUNDS"); do
-    read -r job seconds < <(ours)
+    # Which side goes first alternates, so a neighbour's burst does not always hit the same one.
+    if [ $((round % 2)) -eq 0 ]; then read -r plain_seconds plain_cpu < <(plain "$job"); fi
+    read -r job seconds cpu < <(ours)
     [ -n "${seconds:-}" ] || { echo "clips.sh: the clip job did not succeed" >&2; exit 1; }
-    ours_times+=("$seconds")
-    n=$(commands_of "$job" | wc -l)
-    [ "$n" -eq "$CLIPS" ] || { echo "clips.sh: job $job logged $n ffmpeg commands, not $CLIPS" >&2; exit 1; }
-    plain_seconds=$(plain "$job")
-    plain_times+=("$plain_seconds")
-    printf 'round %d  pipeline %7.2f s   plain ffmpeg %7.2f s\n' "$round" "$seconds" "$plain_seconds"
+    if [ $((round % 2)) -eq 1 ]; then read -r plain_seconds plain_cpu < <(plain "$job"); fi
+    ours_times+=("$seconds") ours_cpus+=("$cpu") plain_times+=("$plain_seconds") plain_cpus+=("$plain_cpu")
+    printf 'round %d  pipeline %7.2f s (CPU %6.2f s)   plain ffmpeg %7.2f s (CPU %6.2f s)\n' \
+        "$round" "$seconds" "$cpu" "$plain_seconds" "$plain_cpu"
 done
 
 # Same settings, same output: the last job's clips and plain ffmpeg's, byte for byte.
@@ -133,13 +162,16 @@ done
 
 ours_med=$(printf '%s\n' "${ours_times[@]}" | median)
 plain_med=$(printf '%s\n' "${plain_times[@]}" | median)
+ours_cpu=$(printf '%s\n' "${ours_cpus[@]}" | median)
+plain_cpu=$(printf '%s\n' "${plain_cpus[@]}" | median)
 echo
 echo "load average after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "clips identical to plain ffmpeg's, byte for byte: $same of $CLIPS"
-printf 'pipeline      median %7.2f s (request to done: copy out of storage, probe, cut, posters, store)\n' "$ours_med"
-printf 'plain ffmpeg  median %7.2f s (the same command lines)\n' "$plain_med"
-awk -v o="$ours_med" -v p="$plain_med" -v n="$CLIPS" -v c="$(nproc)" -v s="$SECONDS_PER_CLIP" 'BEGIN {
-    printf "overhead: %.2f s (%.1f %%)\n", o - p, (o - p) * 100 / p
-    printf "clips of %d s per minute per core: pipeline %.2f, plain ffmpeg %.2f\n", s, n * 60 / o / c, n * 60 / p / c
-    printf "clips ratio=%.2f\n", p / o
+printf 'pipeline      median %7.2f s wall, %7.2f s CPU (request to done: copy out of storage, probe, cut, posters, store; the app and its PostgreSQL)\n' "$ours_med" "$ours_cpu"
+printf 'plain ffmpeg  median %7.2f s wall, %7.2f s CPU (the same command lines)\n' "$plain_med" "$plain_cpu"
+awk -v o="$ours_med" -v p="$plain_med" -v oc="$ours_cpu" -v pc="$plain_cpu" -v n="$CLIPS" -v s="$SECONDS_PER_CLIP" 'BEGIN {
+    printf "overhead: %.2f s wall (%.1f %%), %.2f s CPU (%.1f %%)\n", o - p, (o - p) * 100 / p, oc - pc, (oc - pc) * 100 / pc
+    printf "clips of %d s per minute per core (CPU time): pipeline %.2f, plain ffmpeg %.2f\n", s, n * 60 / oc, n * 60 / pc
+    printf "wall ratio=%.2f (plain ffmpeg wall / pipeline wall, on this machine at this load)\n", p / o
+    printf "clips ratio=%.2f\n", pc / oc
 }'

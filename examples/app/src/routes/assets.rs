@@ -1,5 +1,5 @@
 //! Image uploads (`POST /api/projects/{id}/assets`, multipart or a raw body, received by
-//! [`super::upload`]), each queuing its renditions job; and the project's assets with
+//! `upload`), each queuing its renditions job; and the project's assets with
 //! their URLs.
 
 use axum::extract::{Request, State};

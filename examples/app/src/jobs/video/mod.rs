@@ -1,7 +1,7 @@
 //! The video clip job: the source copied from storage into a work directory, probed
-//! ([`probe`]), the clips planned (explicit ranges, or placed on scene changes:
-//! [`scenes`]), each cut by one ffmpeg run ([`cut`]) with progress from its `-progress`
-//! output ([`progress`]), probed back, its poster optimized by clip-cdn into WebP and JPEG
+//! (`probe`), the clips planned (explicit ranges, or placed on scene changes:
+//! `scenes`), each cut by one ffmpeg run (`cut`) with progress from its `-progress`
+//! output (`progress`), probed back, its poster optimized by clip-cdn into WebP and JPEG
 //! renditions, everything stored, then recorded in one transaction.
 //!
 //! An attempt starts by deleting what earlier attempts of the job left (a worker killed
