@@ -22,6 +22,8 @@ have openssl || need+=(openssl)
 # Build-time: mozjpeg-sys assembles libjpeg-turbo's SIMD code with nasm on x86; without it
 # JPEG work is several times slower (clip-cdn's build warns).
 case "$(uname -m)" in x86_64|i?86) have nasm || need+=(nasm) ;; esac
+# The video clip jobs run ffmpeg and ffprobe (clip-app checks them at start-up).
+{ have ffmpeg && have ffprobe; } || need+=(ffmpeg)
 # The fleet's tests: promtool checks the alert rules, docker-compose checks the Compose file,
 # curl drives the local deploy scripts, unshare checks container-mode nginx configs.
 have promtool || need+=(prometheus)

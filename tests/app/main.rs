@@ -12,6 +12,7 @@ mod pages;
 mod resilience;
 mod startup;
 mod support;
+mod videos;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -53,6 +54,14 @@ fn all() -> Vec<(&'static str, TestFn)> {
         startup::a_bad_variable_stops_start_up_naming_it,
         startup::the_embedded_database_keeps_its_data_across_starts,
         startup::a_database_url_file_with_tls_is_honoured,
+        videos::clips::explicit_and_automatic_clips_are_cut_to_the_frame,
+        videos::clips::clips_are_served_with_byte_ranges,
+        videos::failures::bad_videos_end_as_failed_jobs_with_clear_messages,
+        videos::failures::start_up_without_ffmpeg_says_what_to_install,
+        videos::recovery::a_running_clip_job_is_cancelled_from_another_instance,
+        videos::recovery::a_clip_job_killed_with_its_instance_is_finished_by_another,
+        videos::recovery::a_clip_job_past_its_time_limit_is_stopped_and_cleaned_up,
+        videos::page::the_project_page_plays_a_clip,
         pages::the_pages_show_projects_and_images_through_the_cdn,
         dashboard::the_dashboard_draws_live_figures_behind_the_token,
         dashboard::the_dashboard_shows_the_autoscalers_fleet,

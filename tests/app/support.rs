@@ -25,7 +25,9 @@ pub type TestResult<T = ()> = Result<T, Box<dyn StdError + Send + Sync>>;
 #[macro_export]
 macro_rules! ensure {
     ($condition:expr, $($message:tt)+) => {
-        if !$condition {
+        // Bound first: `!(a <= b)` on floats would read as `a > b`, which it is not for NaN.
+        let holds: bool = $condition;
+        if !holds {
             return Err(format!($($message)+).into());
         }
     };
@@ -46,7 +48,7 @@ impl Ctx {
     pub async fn start() -> TestResult<Ctx> {
         let pg = LocalPostgres::start().await?;
         let admin = clip_pool::postgres::connect(&pg.url(), small_pool()).await?;
-        let prometheus = clip_health::prometheus::install()?;
+        let prometheus = clip_app::telemetry::install_recorder()?;
         Ok(Ctx {
             pg,
             admin,
@@ -90,6 +92,8 @@ pub fn base_vars() -> Vec<(&'static str, String)> {
         ("DB_MAX_CONNECTIONS", "8"),
         ("DB_ACQUIRE_TIMEOUT", "2000"),
         ("IMAGE_WORKERS", "1"),
+        // The video tests ask for video workers; the others need no ffmpeg.
+        ("VIDEO_WORKERS", "0"),
         ("JOB_POLL_INTERVAL", "100"),
         ("RENDITION_WIDTHS", "64,128"),
         ("GRACEFUL_SHUTDOWN_TIMEOUT", "5000"),

@@ -73,6 +73,9 @@ pub enum Error {
     /// The request is malformed; the text says how.
     #[error("{0}")]
     BadRequest(String),
+    /// ffmpeg or ffprobe is missing, unusable, or failed in a way no input explains.
+    #[error("{0}")]
+    Ffmpeg(String),
     /// A file or socket operation failed.
     #[error("{context}: {source}")]
     Io {

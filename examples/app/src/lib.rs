@@ -1,8 +1,8 @@
 //! # clip-app: the Creator Clip server
 //!
 //! The four clip crates composed into a service: projects and uploads on PostgreSQL
-//! through clip-pool, image renditions rendered by clip-cdn's optimizer from a job queue
-//! every instance shares, an image origin for the CDN, health and metrics from
+//! through clip-pool, image renditions rendered by clip-cdn's optimizer and video clips cut
+//! by ffmpeg from a job queue every instance shares, an image origin for the CDN, health and metrics from
 //! clip-health, and the advisory verdict of clip-scaling-policy; behind the production
 //! layers of tower-http, tower and governor.
 //!
@@ -61,7 +61,7 @@ pub use error::Error;
 
 use crate::db::Db;
 use crate::http::rate_limit::LimiterConfig;
-use crate::jobs::{JobContext, Queue, Workers};
+use crate::jobs::{JobContext, JobKind, Queue, Workers};
 use crate::scaling::{RequestWindow, ScalingAdvisor};
 use crate::shutdown::Shutdown;
 use crate::state::{AppState, Parts};
@@ -89,7 +89,7 @@ impl std::fmt::Debug for App {
 impl App {
     /// Connects to `database_url`, applies the migrations, opens the storage backend and
     /// builds the routes. `/metrics` is served when a Prometheus handle is given (install
-    /// the recorder once per process: `clip_health::prometheus::install()`).
+    /// the recorder once per process: [`telemetry::install_recorder`]).
     pub async fn build(
         config: AppConfig,
         database_url: &str,
@@ -113,6 +113,7 @@ impl App {
         let queue = Queue::new(db.clone(), owner, config.jobs.clone());
         // Known before the first probe; the maintenance task keeps it current.
         queue.sample_pending().await?;
+        let ffmpeg = jobs::video::prepare(&config.video).await?;
         let cdn = Cdn::new(config.cdn.clone()).map_err(Error::Cdn)?;
         let health = health::registry(&config, &db, &queue, &cdn);
         let window = Arc::new(RequestWindow::default());
@@ -126,6 +127,7 @@ impl App {
             img_cache: routes::img::image_cache(config.images.cache_max_bytes),
             in_flight: Arc::new(Semaphore::new(config.http.max_concurrent_requests)),
             started: Instant::now(),
+            ffmpeg,
             config,
             db,
             storage,
@@ -173,8 +175,13 @@ impl App {
                 optimizer: state.optimizer.clone(),
                 images: config.images.clone(),
                 max_source_bytes: config.http.max_upload_bytes as u64,
+                video: config.video.clone(),
+                tools: state.ffmpeg.clone(),
             },
-            config.jobs.image_workers,
+            &[
+                (JobKind::Image, config.jobs.image_workers),
+                (JobKind::Video, config.video.workers),
+            ],
         );
         let maintenance = jobs::spawn_maintenance(
             state.queue.clone(),

@@ -23,7 +23,7 @@ pub async fn from_env() -> Result<(), Error> {
             (pg.url(), Some(pg))
         }
     };
-    let prometheus = clip_health::prometheus::install().map_err(Error::Health)?;
+    let prometheus = crate::telemetry::install_recorder()?;
     let app = App::build(config.clone(), &url, Some(prometheus)).await?;
     let address = SocketAddr::new(config.server.host, config.server.port);
     let listener = TcpListener::bind(address).await.map_err(|e| {

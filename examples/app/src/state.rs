@@ -45,6 +45,8 @@ pub struct Parts {
     pub in_flight: Arc<Semaphore>,
     /// When the app started.
     pub started: Instant,
+    /// ffmpeg and ffprobe, checked at start-up (none when `VIDEO_WORKERS=0`).
+    pub ffmpeg: Option<crate::jobs::video::Tools>,
 }
 
 impl AppState {

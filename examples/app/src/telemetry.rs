@@ -7,7 +7,7 @@
 //! | `clip_jobs_running` | gauge | jobs this instance runs now |
 //! | `clip_job_duration_seconds{kind}` | histogram | wall time of finished attempts |
 //! | `clip_jobs_completed_total{kind}` | counter | jobs that succeeded here |
-//! | `clip_jobs_failed_total{kind,reason}` | counter | failed attempts: `invalid_input`, `transient`, `dead`, `lease_lost`, `lease_expired` |
+//! | `clip_jobs_failed_total{kind,reason}` | counter | failed attempts: `invalid_input`, `transient`, `dead`, `lease_lost`, `lease_expired`, `timeout`, `cancelled` |
 //! | `clip_app_info{instance,version}` | gauge = 1 | which instance this is |
 //! | `process_cpu_seconds_total` | gauge | CPU seconds used by the process (take its `rate()`) |
 //! | `process_resident_memory_bytes` | gauge | resident memory |
@@ -17,8 +17,12 @@
 use std::time::Duration;
 
 use metrics::{Counter, Gauge, Histogram, Unit};
+use metrics_exporter_prometheus::{Matcher, PrometheusHandle};
+
+use crate::Error;
 
 use crate::jobs::JobKind;
+use crate::jobs::stats::stats;
 
 /// Jobs waiting fleet-wide.
 pub const JOBS_PENDING: &str = "clip_jobs_pending";
@@ -43,6 +47,44 @@ pub const IMG_CACHE_MISSES: &str = "clip_img_cache_misses_total";
 /// Requests refused by overload protection.
 pub const HTTP_SHED: &str = "clip_http_shed_total";
 
+/// Buckets of `clip_job_duration_seconds`: from an image's renditions (a tenth of a second)
+/// to the clips of an hour-long video (clip-health's `*_seconds` buckets stop at 10 s).
+pub const JOB_DURATION_BUCKETS: &[f64] = &[
+    0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0, 3600.0,
+];
+
+/// How often the recorder's upkeep runs (as clip-health's `install` does it).
+const UPKEEP_EVERY: Duration = Duration::from_secs(5);
+
+/// Installs the global Prometheus recorder (once per process): clip-health's buckets and
+/// names, plus the job durations' buckets; its metrics described and its upkeep scheduled
+/// on the current tokio runtime, if any.
+pub fn install_recorder() -> Result<PrometheusHandle, Error> {
+    let handle = clip_health::prometheus::builder()
+        .and_then(|b| {
+            Ok(b.set_buckets_for_metric(
+                Matcher::Full(JOB_DURATION.to_owned()),
+                JOB_DURATION_BUCKETS,
+            )?)
+        })
+        .and_then(|b| Ok(b.install_recorder()?))
+        .map_err(Error::Health)?;
+    clip_health::prometheus::describe();
+    let upkeep = handle.clone();
+    // Outside a runtime the histograms are drained at scrape time only.
+    if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(UPKEEP_EVERY);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                upkeep.run_upkeep();
+            }
+        });
+    }
+    Ok(handle)
+}
+
 /// Why a job attempt failed, as the `reason` label.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum FailureReason {
@@ -56,6 +98,10 @@ pub enum FailureReason {
     LeaseLost,
     /// The job's worker died; found by the lease reaper.
     LeaseExpired,
+    /// The job ran past its kind's wall-clock limit (`VIDEO_JOB_TIMEOUT`).
+    Timeout,
+    /// `DELETE /api/jobs/{id}` stopped it while it ran.
+    Cancelled,
 }
 
 impl FailureReason {
@@ -66,6 +112,8 @@ impl FailureReason {
             FailureReason::Dead => "dead",
             FailureReason::LeaseLost => "lease_lost",
             FailureReason::LeaseExpired => "lease_expired",
+            FailureReason::Timeout => "timeout",
+            FailureReason::Cancelled => "cancelled",
         }
     }
 }
@@ -149,6 +197,8 @@ impl JobMetrics {
             FailureReason::Dead,
             FailureReason::LeaseLost,
             FailureReason::LeaseExpired,
+            FailureReason::Timeout,
+            FailureReason::Cancelled,
         ] {
             metrics::counter!(JOBS_FAILED, "kind" => kind, "reason" => reason.as_str()).absolute(0);
         }
@@ -163,17 +213,20 @@ impl JobMetrics {
     /// An attempt started.
     pub fn started(&self) {
         self.running.increment(1.0);
+        stats().started(self.kind);
     }
 
     /// An attempt ended after `took`.
     pub fn ended(&self, took: Duration) {
         self.running.decrement(1.0);
         self.duration.record(took.as_secs_f64());
+        stats().ended(self.kind, took.as_secs_f64());
     }
 
     /// A job succeeded.
     pub fn completed(&self) {
         self.completed.increment(1);
+        stats().completed(self.kind);
     }
 
     /// An attempt failed.
@@ -185,6 +238,7 @@ impl JobMetrics {
 /// Counts a failed attempt of `kind`.
 pub fn failed(kind: &'static str, reason: FailureReason) {
     metrics::counter!(JOBS_FAILED, "kind" => kind, "reason" => reason.as_str()).increment(1);
+    stats().failed(kind, reason.as_str());
 }
 
 /// Counts a request refused by overload protection.

@@ -7,6 +7,7 @@
 //! reads the rest. The README lists every variable with its default.
 
 mod env;
+mod video;
 
 use std::fmt;
 use std::net::{IpAddr, Ipv4Addr};
@@ -22,6 +23,7 @@ use ipnet::IpNet;
 
 use env::Env;
 pub(crate) use env::parse_networks;
+pub use video::{VideoConfig, X264_PRESETS};
 
 use crate::Error;
 
@@ -52,6 +54,8 @@ pub struct AppConfig {
     pub jobs: JobsConfig,
     /// Image renditions and the `/img` origin.
     pub images: ImagesConfig,
+    /// Video uploads and the clip jobs (`VIDEO_*`, `CLIP_*`).
+    pub video: VideoConfig,
     /// What the scaling dashboard reads besides this instance (`AUTOSCALER_URL`).
     pub dashboard: crate::dashboard::DashboardConfig,
 }
@@ -427,6 +431,7 @@ impl AppConfig {
             storage,
             jobs,
             images,
+            video: VideoConfig::read(&env)?,
             dashboard: crate::dashboard::DashboardConfig::from_lookup(&lookup)?,
         };
         config.validate()?;

@@ -128,6 +128,25 @@ pub async fn page(State(app): State<AppState>) -> Response {
                     dl.facts #cdn-facts {}
                 }
             }
+            section.panel #jobs-panel aria-labelledby="jobs-title" {
+                header.panel-head {
+                    h2 #jobs-title { "Jobs" }
+                    span.pill #jobs-state { "…" }
+                }
+                div.table-wrap {
+                    table.readings {
+                        caption.visually-hidden { "Each kind of job: its queue, its workers and what they did on this instance" }
+                        thead { tr {
+                            th scope="col" { "Kind" } th scope="col" { "Waiting (fleet)" }
+                            th scope="col" { "Running here" } th scope="col" { "Done here" }
+                            th scope="col" { "Failed here, by reason" } th scope="col" { "Duration p50 · p95" }
+                        } }
+                        tbody #jobs {}
+                    }
+                }
+                p.meta { "Since this instance started. " code { "/metrics" } " exports the same as "
+                    code { "clip_jobs_*" } " and " code { "clip_job_duration_seconds" } "." }
+            }
         }
     };
     let markup = frame(

@@ -1,6 +1,7 @@
 //! `GET /api/admin/dashboard`: everything the dashboard draws, in one document the page
 //! polls: this instance's status and recent samples, the pool, the CDN, the advisory
-//! scaling verdict with its thresholds, and the autoscaler's status when it answers.
+//! scaling verdict with its thresholds, the autoscaler's status when it answers, and each
+//! kind of job (its queue fleet-wide, its workers, what they did here).
 
 use axum::extract::State;
 use axum::http::header::CACHE_CONTROL;
@@ -9,6 +10,7 @@ use serde_json::json;
 
 use super::DashboardState;
 use super::history::SAMPLE_EVERY;
+use crate::jobs::JobKind;
 use crate::routes::admin::status_of;
 
 /// The dashboard's data.
@@ -42,6 +44,12 @@ pub async fn snapshot(State(dashboard): State<DashboardState>) -> Response {
             "thresholds": app.config.scaling,
         },
         "autoscaler": autoscaler,
+        "jobs": {
+            "kinds": crate::jobs::stats::overview(&app.queue, &[
+                (JobKind::Image, app.config.jobs.image_workers),
+                (JobKind::Video, app.config.video.workers),
+            ]).await,
+        },
     });
     ([(CACHE_CONTROL, "no-store")], axum::Json(body)).into_response()
 }

@@ -139,10 +139,11 @@ impl Db {
         row.as_ref().map(Asset::try_from).transpose()
     }
 
-    /// The project's assets, newest first (at most `limit`).
+    /// The project's uploaded images, newest first (at most `limit`); clip posters aside.
     pub async fn project_assets(&self, project_id: i64, limit: i64) -> Result<Vec<Asset>, Error> {
         let sql = format!(
-            "SELECT {ASSET_COLUMNS} FROM assets a WHERE a.project_id = $1 ORDER BY a.id DESC LIMIT $2"
+            "SELECT {ASSET_COLUMNS} FROM assets a WHERE a.project_id = $1 AND a.role = 'image'
+             ORDER BY a.id DESC LIMIT $2"
         );
         let rows = self
             .read(async |c| c.query(&sql, &[&project_id, &limit]).await)

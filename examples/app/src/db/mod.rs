@@ -1,15 +1,17 @@
-//! The app's PostgreSQL: the pool (clip-pool), the migrations, and the queries of projects
-//! and assets. The job queue's SQL lives with the queue (`crate::jobs::queue`), the
+//! The app's PostgreSQL: the pool (clip-pool), the migrations, and the queries of projects,
+//! assets, videos and clips. The job queue's SQL lives with the queue (`crate::jobs::queue`), the
 //! storage backend's with the backend (`crate::storage`).
 
 mod assets;
 mod migrate;
 mod projects;
+mod videos;
 
 use clip_pool::postgres::{PgConnection, PgError, PgPool};
 
 pub use assets::{Asset, NewAsset, Rendition};
 pub use projects::{Page, Project};
+pub use videos::{Clip, NewClip, NewPoster, NewVideo, Poster, Probed, Video, VideoCard};
 
 use crate::Error;
 

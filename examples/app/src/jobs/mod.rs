@@ -1,10 +1,14 @@
 //! Background work: the queue in PostgreSQL ([`Queue`]), the workers that run its jobs, the
-//! image renditions job, and the upkeep every instance does (requeueing the jobs of dead
-//! workers, sampling the queue length, sweeping interrupted uploads).
+//! image renditions job, the video clip job ([`video`]: ffmpeg), and the upkeep every
+//! instance does (requeueing the jobs of dead workers, sampling the queue length, sweeping
+//! interrupted uploads).
 
+mod dispatch;
 mod image;
 mod maintenance;
 pub mod queue;
+pub mod stats;
+pub mod video;
 mod worker;
 
 use clip_cdn::image::Optimizer;
@@ -13,7 +17,7 @@ pub use maintenance::spawn_maintenance;
 pub use queue::{JobKind, JobView, Queue};
 pub use worker::Workers;
 
-use crate::config::ImagesConfig;
+use crate::config::{ImagesConfig, VideoConfig};
 use crate::db::Db;
 use crate::storage::Storage;
 
@@ -30,6 +34,10 @@ pub struct JobContext {
     pub images: ImagesConfig,
     /// The largest original a job reads.
     pub max_source_bytes: u64,
+    /// The video jobs' settings.
+    pub video: VideoConfig,
+    /// ffmpeg and ffprobe (none on an instance with `VIDEO_WORKERS=0`).
+    pub tools: Option<video::Tools>,
 }
 
 /// How an attempt ended.
@@ -41,6 +49,10 @@ pub enum Outcome {
     Invalid(String),
     /// Something that may pass (storage, database); worth another attempt.
     Transient(String),
+    /// Stopped at its kind's wall-clock limit: failed, not retried. The text is for the user.
+    TimedOut(String),
+    /// Stopped because `DELETE /api/jobs/{id}` asked.
+    Cancelled,
 }
 
 impl Outcome {
@@ -50,6 +62,8 @@ impl Outcome {
             Outcome::Succeeded(_) => "succeeded",
             Outcome::Invalid(_) => "failed: invalid input",
             Outcome::Transient(_) => "failed: transient",
+            Outcome::TimedOut(_) => "failed: timed out",
+            Outcome::Cancelled => "cancelled",
         }
     }
 }

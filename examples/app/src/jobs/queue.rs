@@ -20,11 +20,17 @@ use crate::Error;
 use crate::config::JobsConfig;
 use crate::db::Db;
 
+mod cancel;
+
+pub use cancel::Cancelled;
+
 /// What kind of work a job is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum JobKind {
     /// Renditions of an uploaded image.
     Image,
+    /// Clips cut from an uploaded video.
+    Video,
 }
 
 impl JobKind {
@@ -32,11 +38,16 @@ impl JobKind {
     pub fn as_str(self) -> &'static str {
         match self {
             JobKind::Image => "image",
+            JobKind::Video => "video",
         }
     }
 
     fn from_name(name: &str) -> Option<Self> {
-        (name == "image").then_some(JobKind::Image)
+        match name {
+            "image" => Some(JobKind::Image),
+            "video" => Some(JobKind::Video),
+            _ => None,
+        }
     }
 }
 
@@ -45,10 +56,10 @@ impl JobKind {
 pub struct JobView {
     /// Its id.
     pub id: i64,
-    /// `image` (and `video` once clips exist).
+    /// `image` or `video`.
     pub kind: String,
-    /// `queued`, `running`, `succeeded`, `failed` (bad input, not retried) or `dead`
-    /// (attempts used up: the dead letter).
+    /// `queued`, `running`, `succeeded`, `failed` (bad input, not retried), `dead`
+    /// (attempts used up: the dead letter) or `cancelled`.
     pub state: String,
     /// Attempts started so far.
     pub attempts: i32,
@@ -185,9 +196,10 @@ impl Queue {
         &self.config
     }
 
-    /// Wakes one idle worker of this instance (a job was queued here).
+    /// Wakes the idle workers of this instance (a job was queued here).
     pub fn notify_queued(&self) {
-        self.wake.notify_one();
+        // Every idle worker looks: each claims only its own kind of job.
+        self.wake.notify_waiters();
     }
 
     pub(crate) fn wake(&self) -> &Notify {
@@ -198,6 +210,30 @@ impl Queue {
     /// the database is unreachable (missing, never zero).
     pub fn pending(&self) -> Option<u64> {
         u64::try_from(self.pending.load(Relaxed)).ok()
+    }
+
+    /// Queues a job of `kind` for `project_id` and wakes this instance's workers; its id.
+    pub async fn enqueue(
+        &self,
+        kind: JobKind,
+        project_id: i64,
+        payload: &serde_json::Value,
+    ) -> Result<i64, Error> {
+        let max_attempts = i32::try_from(self.config.max_attempts).unwrap_or(3);
+        let kind = kind.as_str();
+        let row = self
+            .db
+            .write(async |c| {
+                c.query_one(
+                    "INSERT INTO jobs (kind, project_id, payload, max_attempts)
+                     VALUES ($1, $2, $3, $4) RETURNING id",
+                    &[&kind, &project_id, payload, &max_attempts],
+                )
+                .await
+            })
+            .await?;
+        self.notify_queued();
+        Ok(row.get(0))
     }
 
     /// The job, if it exists.
@@ -401,6 +437,27 @@ impl Queue {
             .filter_map(|r| {
                 let kind = JobKind::from_name(r.get(0))?;
                 Some((kind, r.get::<_, &str>(1) == "dead"))
+            })
+            .collect())
+    }
+
+    /// Jobs waiting fleet-wide, by kind.
+    pub async fn pending_by_kind(&self) -> Result<std::collections::HashMap<String, u64>, Error> {
+        let rows = self
+            .db
+            .read(async |c| {
+                c.query(
+                    "SELECT kind, count(*) FROM jobs WHERE state = 'queued' GROUP BY kind",
+                    &[],
+                )
+                .await
+            })
+            .await?;
+        Ok(rows
+            .iter()
+            .map(|r| {
+                let n: i64 = r.get(1);
+                (r.get(0), u64::try_from(n).unwrap_or(0))
             })
             .collect())
     }

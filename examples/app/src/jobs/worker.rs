@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::queue::{AfterFailure, ClaimedJob, JobKind, Queue};
-use super::{JobContext, Outcome, image};
+use super::{JobContext, Outcome, dispatch};
 use crate::telemetry::{FailureReason, JobMetrics};
 
 /// The running workers of this instance.
@@ -22,21 +22,25 @@ pub struct Workers {
 }
 
 impl Workers {
-    /// Starts `count` image workers.
-    pub fn spawn(queue: Queue, ctx: JobContext, count: usize) -> Self {
+    /// Starts, for each `(kind, count)`, `count` workers taking jobs of that kind (so a
+    /// long video job never holds up image renditions, and each kind has its own bound).
+    pub fn spawn(queue: Queue, ctx: JobContext, pools: &[(JobKind, usize)]) -> Self {
         let stop_claiming = CancellationToken::new();
         let abort = CancellationToken::new();
         let tracker = TaskTracker::new();
         let ctx = Arc::new(ctx);
-        for _ in 0..count {
-            let worker = Worker {
-                queue: queue.clone(),
-                ctx: ctx.clone(),
-                stop_claiming: stop_claiming.clone(),
-                abort: abort.clone(),
-                metrics: JobMetrics::new(JobKind::Image),
-            };
-            tracker.spawn(worker.run());
+        for &(kind, count) in pools {
+            for _ in 0..count {
+                let worker = Worker {
+                    kind,
+                    queue: queue.clone(),
+                    ctx: ctx.clone(),
+                    stop_claiming: stop_claiming.clone(),
+                    abort: abort.clone(),
+                    metrics: JobMetrics::new(kind),
+                };
+                tracker.spawn(worker.run());
+            }
         }
         tracker.close();
         Self {
@@ -78,6 +82,7 @@ impl Workers {
 }
 
 struct Worker {
+    kind: JobKind,
     queue: Queue,
     ctx: Arc<JobContext>,
     stop_claiming: CancellationToken,
@@ -91,7 +96,7 @@ impl Worker {
         while !self.stop_claiming.is_cancelled() {
             // Registered before the claim, so a job queued meanwhile is not missed.
             let woken = self.queue.wake().notified();
-            match self.queue.claim(&[JobKind::Image]).await {
+            match self.queue.claim(&[self.kind]).await {
                 Ok(Some(job)) => {
                     self.run_job(job).await;
                     continue;
@@ -118,7 +123,7 @@ impl Worker {
         let lease_lost = CancellationToken::new();
         let heartbeat = tokio::spawn(renew_lease(self.queue.clone(), job.id, lease_lost.clone()));
         let outcome = tokio::select! {
-            outcome = image::render(&self.ctx, &self.queue, &job) => Some(outcome),
+            outcome = dispatch::run(&self.ctx, &self.queue, &job) => Some(outcome),
             () = lease_lost.cancelled() => None,
             () = self.abort.cancelled() => {
                 heartbeat.abort();
@@ -152,6 +157,14 @@ impl Worker {
             Outcome::Invalid(why) => {
                 self.metrics.failed(FailureReason::InvalidInput);
                 self.queue.fail(job.id, why).await
+            }
+            Outcome::TimedOut(why) => {
+                self.metrics.failed(FailureReason::Timeout);
+                self.queue.fail(job.id, why).await
+            }
+            Outcome::Cancelled => {
+                self.metrics.failed(FailureReason::Cancelled);
+                self.queue.finish_cancelled(job.id).await
             }
             Outcome::Transient(why) => {
                 let after = self.queue.retry_later(job.id, job.attempt, why).await;

@@ -1,12 +1,13 @@
 //! The server-rendered pages of the product: `/` (the projects, newest first, each with its
 //! newest image as a cover) and `/projects/{id}` (a project's images), with the frame they
-//! share. Images go through clip-cdn's `cdn.image(..).to_html()`: CDN URLs with an origin
+//! share. A project's videos and their clips show on its page ([`clips`]). Images go through clip-cdn's `cdn.image(..).to_html()`: CDN URLs with an origin
 //! fallback, `srcset`, lazy loading. Templates are [maud](https://maud.lambda.xyz): markup
 //! checked by the compiler, every interpolation escaped unless it says otherwise.
 //!
 //! The pages read without script; `pages.js` adds the two actions (create a project,
 //! upload images) on top of the JSON API.
 
+pub mod clips;
 mod format;
 pub mod home;
 pub mod layout;

@@ -4,23 +4,25 @@
 use clip_cdn::Cdn;
 use maud::{Markup, PreEscaped, html};
 
-use super::format;
 use super::layout::{Frame, Section, page};
 use super::queries::GalleryImage;
-use crate::db::Project;
+use super::{clips, format};
+use crate::db::{Clip, Project, VideoCard};
 
 /// Display width of a gallery image, CSS pixels.
 const IMAGE_WIDTH: u32 = 320;
 /// Images shown above the fold get loaded first (eager, high priority, preloaded).
 const ABOVE_THE_FOLD: usize = 3;
 
-/// The page of `project` with `images` (the newest of `total`).
+/// The page of `project` with `images` (the newest of `total`), and its videos with their
+/// clips.
 pub fn render(
     cdn: &Cdn,
     instance: &str,
     project: &Project,
     images: &[GalleryImage],
     total: i64,
+    videos: (&[VideoCard], &[Clip]),
 ) -> Markup {
     let main = html! {
         nav.breadcrumb aria-label="Breadcrumb" {
@@ -43,6 +45,10 @@ pub fn render(
                 p.hint { "JPEG, PNG or WebP. Sizes and formats are rendered by the job queue." }
                 p #upload-status .form-status role="status" aria-live="polite" {}
             }
+        }
+        (clips::section(cdn, videos.0, videos.1))
+        @if !videos.0.is_empty() {
+            h2.section-title { "Images" }
         }
         @if images.is_empty() {
             div.empty {

@@ -53,7 +53,7 @@ pub struct GalleryImage {
 // One row more than shown tells whether an older page exists. The cover is the newest
 // asset, read from the (project_id, id DESC) index.
 const CARDS: &str = "SELECT p.id, p.name, p.created_at,
-        (SELECT count(*) FROM assets a WHERE a.project_id = p.id),
+        (SELECT count(*) FROM assets a WHERE a.project_id = p.id AND a.role = 'image'),
         c.id, c.sha256
     FROM projects p
     LEFT JOIN LATERAL (SELECT id, sha256 FROM assets a WHERE a.project_id = p.id
@@ -71,7 +71,7 @@ const GALLERY: &str =
                        WHERE r.n = 0 AND jobs.project_id = a.project_id AND jobs.kind = 'image'
                          AND jobs.payload @> jsonb_build_object('asset_id', a.id)
                        ORDER BY jobs.id DESC LIMIT 1) j ON true
-    WHERE a.project_id = $1
+    WHERE a.project_id = $1 AND a.role = 'image'
     ORDER BY a.id DESC LIMIT $2";
 
 /// Up to `limit` project cards older than `before`, newest first.
@@ -127,7 +127,7 @@ pub async fn image_count(db: &Db, project_id: i64) -> Result<i64, Error> {
     let row = db
         .read(async |c| {
             c.query_one(
-                "SELECT count(*) FROM assets WHERE project_id = $1",
+                "SELECT count(*) FROM assets WHERE project_id = $1 AND role = 'image'",
                 &[&project_id],
             )
             .await

@@ -9,6 +9,8 @@ pub mod jobs;
 pub mod media;
 pub mod pages;
 pub mod projects;
+mod upload;
+pub mod videos;
 
 use std::sync::Arc;
 
@@ -16,7 +18,7 @@ use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{Method, Uri};
 use axum::middleware::{from_fn_with_state, map_response};
-use axum::routing::{MethodRouter, get};
+use axum::routing::{MethodRouter, get, post};
 use clip_health::axum::RedLayer;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::limit::RequestBodyLimitLayer;
@@ -68,6 +70,8 @@ pub fn router(
     let pages = group("PAGES", limits.pages)?;
     let json_body = RequestBodyLimitLayer::new(config.http.max_json_body_bytes);
     let upload_body = RequestBodyLimitLayer::new(config.http.max_upload_bytes);
+    let video_body =
+        RequestBodyLimitLayer::new(usize::try_from(config.video.max_bytes).unwrap_or(usize::MAX));
 
     let guard = AdminGuard::new(&config.admin, clients.clone());
     let admin_routes = Router::new()
@@ -104,7 +108,20 @@ pub fn router(
             limited(get(assets::list), &api)
                 .merge(limited(axum::routing::post(assets::upload), &uploads).layer(upload_body)),
         )
-        .route("/api/jobs/{id}", limited(get(jobs::show), &api))
+        .route(
+            "/api/jobs/{id}",
+            limited(get(jobs::show).delete(jobs::cancel), &api),
+        )
+        .route("/api/videos/{id}", limited(get(videos::show), &api))
+        .route(
+            "/api/videos/{id}/clips",
+            limited(post(videos::request_clips), &api).layer(json_body),
+        )
+        .route(
+            "/media/videos/{id}",
+            limited(get(videos::original), &images),
+        )
+        .route("/media/clips/{id}", limited(get(videos::clip), &images))
         .route("/img/{id}", limited(get(img::unversioned), &images))
         .route("/img/{id}/{version}", limited(get(img::versioned), &images))
         .route("/media/assets/{id}", limited(get(media::asset), &images))
@@ -121,8 +138,24 @@ pub fn router(
         config.http.request_timeout,
     )
     .with_state(app.clone());
+    // A video upload may take far longer than REQUEST_TIMEOUT: the same overload protection
+    // with VIDEO_UPLOAD_TIMEOUT (the listing shares the path, so the router).
+    let video_uploads = Router::new()
+        .route(
+            "/api/projects/{id}/videos",
+            limited(get(videos::list), &api)
+                .merge(limited(post(videos::upload), &uploads).layer(video_body)),
+        )
+        .layer(DefaultBodyLimit::disable());
+    let video_uploads = overload::protect(
+        video_uploads,
+        app.in_flight.clone(),
+        config.video.upload_timeout,
+    )
+    .with_state(app.clone());
 
     let router = app_routes
+        .merge(video_uploads)
         .merge(clip_health::axum::router(app.health.clone(), prometheus))
         .layer(map_response(normalize))
         .layer(from_fn_with_state(window, count_requests))

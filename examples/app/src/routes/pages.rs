@@ -17,6 +17,10 @@ use crate::static_files;
 const CARDS_PER_PAGE: i64 = 24;
 /// Images shown on a project page.
 const IMAGES_PER_PAGE: i64 = 120;
+/// Videos shown on a project page.
+const VIDEOS_PER_PAGE: i64 = 20;
+/// Clips shown on a project page.
+const CLIPS_PER_PAGE: i64 = 200;
 
 /// `GET /` query.
 #[derive(Debug, Deserialize)]
@@ -48,9 +52,11 @@ pub async fn project(State(app): State<AppState>, Path(id): Path<i64>) -> ApiRes
         .project(id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("project {id}")))?;
-    let (images, total) = tokio::try_join!(
+    let (images, total, videos, clips) = tokio::try_join!(
         queries::gallery(&app.db, id, IMAGES_PER_PAGE),
         queries::image_count(&app.db, id),
+        app.db.video_cards(id, VIDEOS_PER_PAGE),
+        app.db.project_clips(id, CLIPS_PER_PAGE),
     )?;
     let markup = project_page::render(
         &app.cdn,
@@ -58,6 +64,7 @@ pub async fn project(State(app): State<AppState>, Path(id): Path<i64>) -> ApiRes
         &project,
         &images,
         total,
+        (&videos, &clips),
     );
     Ok(Html(markup.into_string()).into_response())
 }

@@ -397,6 +397,26 @@
     ]);
   }
 
+  function drawJobs(jobs) {
+    const kinds = (jobs && jobs.kinds) || [];
+    const waiting = kinds.reduce((n, k) => n + (isNum(k.pending) ? k.pending : 0), 0);
+    const failing = kinds.some((k) => Object.entries(k.failed || {})
+      .some(([reason, n]) => n > 0 && reason !== "cancelled"));
+    pill("jobs-state", `${waiting} waiting`, failing ? "warn" : "ok");
+    $("jobs").replaceChildren(...kinds.map((k) => {
+      const failed = Object.entries(k.failed || {}).filter(([, n]) => n > 0);
+      const d = k.duration || {};
+      const secs = (v) => (v < 10 ? fixed(v, 1) + " s" : duration(v));
+      return el("tr", {},
+        el("th", { scope: "row" }, k.kind),
+        el("td", {}, isNum(k.pending) ? String(k.pending) : "–"),
+        el("td", {}, `${k.running_here} of ${k.workers} workers`),
+        el("td", {}, short(k.completed)),
+        el("td", {}, failed.length ? failed.map(([r, n]) => `${words(r)} ${short(n)}`).join(" · ") : "none"),
+        el("td", {}, isNum(d.p50_seconds) ? `${secs(d.p50_seconds)} · ${secs(d.p95_seconds)}` : "–"));
+    }));
+  }
+
   function draw(data) {
     const h = data.history || [];
     const last = h.length ? h[h.length - 1] : null;
@@ -407,6 +427,7 @@
     drawEvents(data);
     drawPool(data.pool);
     drawCdn(data.cdn);
+    if (data.jobs) drawJobs(data.jobs);
     const i = data.instance;
     live.dataset.state = i.draining ? "draining" : "live";
     liveText.textContent = (i.draining ? "Draining" : "Live") + ` · up ${duration(i.uptime_seconds)} · updated ${clock(Date.now())}`;
