@@ -21,6 +21,9 @@
 //!   retries, per-host circuit breakers and coalesced misses.
 //! - [`image::optimize`] resizes and re-encodes images.
 #![warn(missing_docs)]
+// On docs.rs (nightly rustdoc), items behind a cargo feature or a target say which one they
+// need (no features yet; the attribute makes the first one labelled).
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
 mod cdn;
