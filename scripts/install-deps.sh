@@ -29,12 +29,18 @@ have unshare || need+=(util-linux)
 # (cargo install, once) against the system OpenSSL.
 [ -e /usr/include/sqlite3.h ] || need+=(libsqlite3-dev)
 { have pkg-config && pkg-config --exists openssl; } || need+=(libssl-dev pkg-config)
+# The browser tests of the pages and the dashboard (tests/app/browser.rs).
+have chromium || [ -x /usr/bin/chromium ] || need+=(chromium)
+have chromedriver || [ -x /usr/bin/chromedriver ] || need+=(chromium-driver)
 
 if [ "${1:-}" = "--compare" ]; then
     have wrk || need+=(wrk)
     have vipsthumbnail || need+=(libvips-tools)
     have hyperfine || need+=(hyperfine)
     have pgbench || need+=(postgresql-contrib)
+    # scripts/compare/app.sh: Fastify on Node.js.
+    have node || need+=(nodejs)
+    have npm || need+=(npm)
 fi
 
 if [ ${#need[@]} -gt 0 ]; then

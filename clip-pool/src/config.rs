@@ -1,4 +1,4 @@
-//! Pool sizing and timeouts: the guide's defaults, environment variables, validation.
+//! Pool sizing and timeouts: defaults, environment variables, validation.
 
 use std::time::Duration;
 
@@ -6,6 +6,37 @@ use crate::ConfigError;
 
 /// The longest duration any setting accepts.
 const MAX_DURATION: Duration = Duration::from_secs(365 * 24 * 60 * 60);
+
+/// What the pool does to a connection's session when a borrower is done with it
+/// (`DB_RESET`). Effective for PostgreSQL; other managers have no session to reset.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ResetPolicy {
+    /// `DB_RESET=transaction` (default): the next borrower is never inside the previous
+    /// one's transaction, open or aborted. Free when the closure used only the connection's
+    /// own query methods and [`crate::postgres::PgConnection::begin`] (they track the state);
+    /// one round trip when it used the raw client, and a `ROLLBACK` when a transaction was
+    /// left open. Session settings (`SET`, temp tables, ...) stay.
+    #[default]
+    Transaction,
+    /// `DB_RESET=full`: `DISCARD ALL` after every borrower (rolling back first if needed):
+    /// settings, roles, advisory locks, `LISTEN`, temp tables and prepared statements are
+    /// cleared, and the statement cache with them. One round trip per call, plus a prepare
+    /// per statement on the next call.
+    Full,
+}
+
+impl std::str::FromStr for ResetPolicy {
+    type Err = ();
+    fn from_str(s: &str) -> Result<Self, ()> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "transaction" => Ok(ResetPolicy::Transaction),
+            "full" | "discard" | "discard_all" => Ok(ResetPolicy::Full),
+            _ => Err(()),
+        }
+    }
+}
 
 /// How a pool sizes itself and how long it waits.
 ///
@@ -22,6 +53,17 @@ pub struct PoolConfig {
     pub pool_size: u32,
     /// Longest an `execute` waits for a connection (`DB_ACQUIRE_TIMEOUT` ms, default 10 s).
     pub acquire_timeout: Duration,
+    /// Longest one connection attempt may take: TCP, TLS, authentication, backend start
+    /// (`DB_CONNECT_TIMEOUT` ms, default 5 s). Independent of the acquire timeout: an attempt
+    /// that outlives the caller who triggered it still completes and serves the next one.
+    pub connect_timeout: Duration,
+    /// For PostgreSQL, the server cancels any statement running longer (SQLSTATE 57014), and
+    /// a statement the server has not answered within this plus one second fails with a
+    /// connection error and its connection is closed: a silent server cannot hang callers
+    /// (`DB_STATEMENT_TIMEOUT` ms, default off; 0 disables).
+    pub statement_timeout: Option<Duration>,
+    /// What is reset between borrowers (`DB_RESET`: `transaction`, the default, or `full`).
+    pub reset: ResetPolicy,
     /// How long a connection above `pool_size` may stay unneeded before it is closed
     /// (`DB_IDLE_TIMEOUT` ms, default 300 s).
     pub idle_timeout: Duration,
@@ -52,6 +94,9 @@ impl Default for PoolConfig {
             max_connections: 20,
             pool_size: 10,
             acquire_timeout: Duration::from_millis(10_000),
+            connect_timeout: Duration::from_millis(5_000),
+            statement_timeout: None,
+            reset: ResetPolicy::Transaction,
             idle_timeout: Duration::from_millis(300_000),
             max_lifetime: Some(Duration::from_secs(30 * 60)),
             leak_threshold: Some(Duration::from_secs(30)),
@@ -64,7 +109,7 @@ impl Default for PoolConfig {
 }
 
 impl PoolConfig {
-    /// Reads the guide's variables (each with or without the `VITE_` prefix, unprefixed
+    /// Reads the `DB_*` variables (each with or without the `VITE_` prefix, unprefixed
     /// first), falls back to the defaults for the absent ones, and validates the result.
     pub fn from_env() -> Result<Self, ConfigError> {
         Self::from_lookup(|key| std::env::var(key).ok())
@@ -82,6 +127,15 @@ impl PoolConfig {
             acquire_timeout: env
                 .millis("DB_ACQUIRE_TIMEOUT")?
                 .unwrap_or(d.acquire_timeout),
+            connect_timeout: env
+                .millis("DB_CONNECT_TIMEOUT")?
+                .unwrap_or(d.connect_timeout),
+            statement_timeout: env
+                .optional_millis("DB_STATEMENT_TIMEOUT")?
+                .unwrap_or(d.statement_timeout),
+            reset: env
+                .parsed("DB_RESET", "transaction or full", |s| s.parse().ok())?
+                .unwrap_or(d.reset),
             idle_timeout: env.millis("DB_IDLE_TIMEOUT")?.unwrap_or(d.idle_timeout),
             max_lifetime: env
                 .optional_millis("DB_MAX_LIFETIME")?
@@ -148,6 +202,7 @@ impl PoolConfig {
         }
         for (variable, value) in [
             ("DB_ACQUIRE_TIMEOUT", self.acquire_timeout),
+            ("DB_CONNECT_TIMEOUT", self.connect_timeout),
             ("DB_IDLE_TIMEOUT", self.idle_timeout),
             ("DB_EXHAUSTED_AFTER", self.exhausted_after),
             ("DB_MAINTENANCE_INTERVAL", self.maintenance_interval),
@@ -160,6 +215,8 @@ impl PoolConfig {
         // absurd value (a typo, u64::MAX) must be refused here, not crash the first call.
         for (variable, value) in [
             ("DB_ACQUIRE_TIMEOUT", Some(self.acquire_timeout)),
+            ("DB_CONNECT_TIMEOUT", Some(self.connect_timeout)),
+            ("DB_STATEMENT_TIMEOUT", self.statement_timeout),
             ("DB_IDLE_TIMEOUT", Some(self.idle_timeout)),
             ("DB_EXHAUSTED_AFTER", Some(self.exhausted_after)),
             ("DB_MAINTENANCE_INTERVAL", Some(self.maintenance_interval)),
@@ -174,11 +231,13 @@ impl PoolConfig {
                 );
             }
         }
-        if self.max_lifetime.is_some_and(|d| d.is_zero()) {
-            return invalid(
-                "DB_MAX_LIFETIME",
-                "must be positive, or 0 to disable".into(),
-            );
+        for (variable, value) in [
+            ("DB_MAX_LIFETIME", self.max_lifetime),
+            ("DB_STATEMENT_TIMEOUT", self.statement_timeout),
+        ] {
+            if value.is_some_and(|d| d.is_zero()) {
+                return invalid(variable, "must be positive, or 0 to disable".into());
+            }
         }
         Ok(())
     }

@@ -22,6 +22,7 @@ pub enum ConfigError {
 
 /// What `Pool::execute` returns when it cannot give the caller a result.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum PoolError<E> {
     /// No connection became free within the acquire timeout: the pool is exhausted.
     #[error(
@@ -38,12 +39,18 @@ pub enum PoolError<E> {
         max_connections: u32,
     },
     /// No connection could be opened: the database is down, unreachable, or refuses us.
+    // The cause is in the message, so it is not also a `source` (one message per failure).
     #[error("cannot connect to the database: {0}")]
-    Connect(#[source] ConnectError),
-    /// The caller's closure failed; the connection went back to the pool (or was discarded
-    /// when the manager reports it broken).
-    #[error("{0}")]
-    Query(#[source] E),
+    Connect(ConnectError),
+    /// The caller's closure failed; the connection went back to the pool, its session reset.
+    #[error(transparent)]
+    Query(E),
+    /// The closure failed because its connection broke while it ran (server restart or
+    /// crash, network cut, a server that stopped answering, a primary demoted to read-only):
+    /// the closure's own error, with the connection closed. Whether a `COMMIT` that failed
+    /// this way took effect is unknown: retry only what is idempotent.
+    #[error(transparent)]
+    ConnectionLost(E),
 }
 
 impl<E> PoolError<E> {
@@ -51,6 +58,14 @@ impl<E> PoolError<E> {
     /// exhausted, rather than from the caller's own query: the case for a degraded answer.
     pub fn is_unavailable(&self) -> bool {
         !matches!(self, PoolError::Query(_))
+    }
+
+    /// The closure's own error, for [`PoolError::Query`] and [`PoolError::ConnectionLost`].
+    pub fn query_error(&self) -> Option<&E> {
+        match self {
+            PoolError::Query(e) | PoolError::ConnectionLost(e) => Some(e),
+            _ => None,
+        }
     }
 
     /// Maps the caller's error type, keeping the pool's own variants.
@@ -67,6 +82,7 @@ impl<E> PoolError<E> {
             },
             PoolError::Connect(e) => PoolError::Connect(e),
             PoolError::Query(e) => PoolError::Query(f(e)),
+            PoolError::ConnectionLost(e) => PoolError::ConnectionLost(f(e)),
         }
     }
 }

@@ -52,6 +52,15 @@ pub enum LauncherError {
     },
 }
 
+fn command_error(command: impl Into<String>, e: tokio_postgres::Error) -> LauncherError {
+    LauncherError::Command {
+        command: command.into(),
+        output: e
+            .as_db_error()
+            .map_or_else(|| e.to_string(), |db| db.message().to_owned()),
+    }
+}
+
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> LauncherError {
     let context = context.into();
     move |source| LauncherError::Io { context, source }
@@ -105,6 +114,23 @@ pub struct LocalPostgres {
     bindir: PathBuf,
     owner: Option<(u32, u32)>,
     child: Option<Child>,
+    /// Certificates installed so far by [`LocalPostgres::set_tls`] (each under its own name,
+    /// so a reload is seen to have happened).
+    installed_certs: u32,
+}
+
+/// The server's `pg_hba.conf`: SCRAM for every connection over loopback and the socket;
+/// with `tls_only`, plain TCP connections are rejected first.
+fn hba(tls_only: bool) -> String {
+    let reject = if tls_only {
+        "hostnossl all all 127.0.0.1/32 reject\n"
+    } else {
+        ""
+    };
+    format!(
+        "local all all scram-sha-256\n{reject}host all all 127.0.0.1/32 scram-sha-256\n\
+         host replication all 127.0.0.1/32 scram-sha-256\n"
+    )
 }
 
 impl std::fmt::Debug for LocalPostgres {
@@ -178,6 +204,7 @@ impl LocalPostgres {
             bindir,
             owner,
             child: None,
+            installed_certs: 0,
         };
         pg.restart().await?;
         Ok(pg)
@@ -291,6 +318,113 @@ impl LocalPostgres {
         }
     }
 
+    /// Changes how the running server speaks TLS, by a configuration reload: `None` turns
+    /// TLS off; `Some` serves that certificate, and with `tls_only` plain TCP connections are
+    /// rejected (`hostnossl ... reject`). Returns once new connections see the change.
+    pub async fn set_tls(
+        &mut self,
+        tls: Option<&ServerTls>,
+        tls_only: bool,
+    ) -> Result<(), LauncherError> {
+        let mut settings = vec![("ssl", if tls.is_some() { "on" } else { "off" }.to_owned())];
+        if let Some(tls) = tls {
+            self.installed_certs += 1;
+            for (src, setting, ext) in [
+                (&tls.cert, "ssl_cert_file", "crt"),
+                (&tls.key, "ssl_key_file", "key"),
+            ] {
+                let name = format!("server-{}.{ext}", self.installed_certs);
+                let dst = self.data.join(&name);
+                std::fs::copy(src, &dst).map_err(io(format!("copying {}", src.display())))?;
+                set_mode(&dst, 0o600)?;
+                chown(&dst, self.owner)?;
+                settings.push((setting, name));
+            }
+        }
+        std::fs::write(self.data.join("pg_hba.conf"), hba(tls_only))
+            .map_err(io("writing pg_hba.conf"))?;
+        let admin = self.socket_client().await?;
+        for (name, value) in &settings {
+            admin
+                .batch_execute(&format!("ALTER SYSTEM SET {name} = '{value}'"))
+                .await
+                .map_err(|e| command_error(format!("ALTER SYSTEM SET {name}"), e))?;
+        }
+        admin
+            .batch_execute("SELECT pg_reload_conf()")
+            .await
+            .map_err(|e| command_error("pg_reload_conf()", e))?;
+        // A backend started after the postmaster reloaded sees the new values (and the new
+        // certificate and pg_hba.conf with them).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let fresh = self.socket_client().await?;
+            let mut current = Vec::new();
+            for (name, _) in &settings {
+                let shown = fresh
+                    .simple_query(&format!("SHOW {name}"))
+                    .await
+                    .map_err(|e| command_error(format!("SHOW {name}"), e))?;
+                current.push(shown.iter().find_map(|m| match m {
+                    tokio_postgres::SimpleQueryMessage::Row(r) => r.get(0).map(str::to_owned),
+                    _ => None,
+                }));
+            }
+            if settings
+                .iter()
+                .zip(&current)
+                .all(|((_, want), got)| got.as_deref() == Some(want.as_str()))
+            {
+                return Ok(());
+            }
+            if Instant::now() > deadline {
+                return Err(LauncherError::Command {
+                    command: "reloading the TLS configuration".into(),
+                    output: format!("wanted {settings:?}, the server shows {current:?}"),
+                });
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// A superuser session over the Unix socket (which `pg_hba.conf` never rejects); a
+    /// persistent cluster has no socket, so `set_tls` is for throwaway clusters.
+    async fn socket_client(&self) -> Result<tokio_postgres::Client, LauncherError> {
+        let mut config = tokio_postgres::Config::new();
+        config
+            .host_path(self.dir.path())
+            .port(self.port)
+            .user(USER)
+            .password(PASSWORD)
+            .dbname("postgres");
+        let (client, connection) = config
+            .connect(tokio_postgres::NoTls)
+            .await
+            .map_err(|e| command_error("connecting over the Unix socket", e))?;
+        tokio::spawn(connection);
+        Ok(client)
+    }
+
+    /// `SIGSTOP` to the postmaster and every backend: a server that stops answering (a
+    /// hung host, a VM paused, a partition where the kernel still acknowledges TCP).
+    pub fn pause(&mut self) {
+        self.signal_cluster("STOP");
+    }
+
+    /// `SIGCONT` after [`pause`](Self::pause).
+    pub fn resume(&mut self) {
+        self.signal_cluster("CONT");
+    }
+
+    fn signal_cluster(&mut self, name: &str) {
+        if let Some(child) = &self.child {
+            let pid = child.id();
+            let mut all = children_of(pid);
+            all.push(pid);
+            signal(&all, name);
+        }
+    }
+
     /// Whether the server process is running.
     pub fn is_running(&mut self) -> bool {
         self.child
@@ -394,10 +528,7 @@ fn init_cluster(
     }
     conf.extend(options.extra_conf.iter().cloned());
     append(&data.join("postgresql.conf"), &conf.join("\n"))?;
-    append(
-        &data.join("pg_hba.conf"),
-        "host all all 127.0.0.1/32 scram-sha-256\nhost replication all 127.0.0.1/32 scram-sha-256",
-    )
+    std::fs::write(data.join("pg_hba.conf"), hba(false)).map_err(io("writing pg_hba.conf"))
 }
 
 /// Stops the postmaster that `data/postmaster.pid` names when it still runs: its owner died

@@ -20,12 +20,16 @@
 //! - **Failure**: `execute` never waits past the acquire timeout; while the database is
 //!   down it fails at once with the real connection error; dead connections are evicted
 //!   and the pool recovers by itself; a call dropped mid-query never hands its connection
-//!   to the next caller ([`PoolError`]).
-//! - **Observability**: [`PoolStats`], a health verdict from the guide's thresholds
-//!   ([`PoolHealth`]) and `clip_pool_*` metrics through the `metrics` facade.
+//!   to the next caller, and its statement is cancelled on the server ([`PoolError`]).
+//! - **Clean sessions**: what a borrower leaves open is rolled back before the next one
+//!   ([`ResetPolicy`]; `full` resets the whole session).
+//! - **Observability**: [`PoolStats`], a health verdict ([`PoolHealth`]: utilization under
+//!   80 % and waits under 100 ms read healthy) and `clip_pool_*` metrics through the
+//!   `metrics` facade.
 //! - **Replicas**: [`ReplicatedPool`] sends reads to healthy replicas, writes to the primary.
-//! - **PostgreSQL** (feature `postgres`, default): TLS with `sslmode` and `sslrootcert`,
-//!   statement cache, transaction-pooler mode ([`postgres`]).
+//! - **PostgreSQL** (feature `postgres`, default): TLS with `sslmode` and `sslrootcert` as
+//!   libpq 16, statement cache, transactions that keep it, server-side cancellation,
+//!   statement timeout, transaction-pooler mode ([`postgres`]).
 //! - **Local PostgreSQL** (feature `launcher`): throwaway clusters for tests and demos.
 #![warn(missing_docs)]
 // On docs.rs (nightly rustdoc), items behind a cargo feature say which one they need.
@@ -38,6 +42,7 @@ mod managed;
 mod metrics;
 mod monitor;
 mod pool;
+mod release;
 mod replica;
 mod shared;
 mod stats;
@@ -47,7 +52,7 @@ pub mod launcher;
 #[cfg(feature = "postgres")]
 pub mod postgres;
 
-pub use config::PoolConfig;
+pub use config::{PoolConfig, ResetPolicy};
 pub use error::{ConfigError, ConnectError, ConnectTimeout, PoolError};
 pub use pool::Pool;
 pub use replica::{ReplicatedPool, ReplicatedStats};
@@ -66,11 +71,19 @@ impl<T> Manager for T where
 
 /// Why a pool could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum BuildError {
     /// The configuration (or connection URL) is unusable.
     #[error(transparent)]
     Config(#[from] ConfigError),
     /// Not one of the first connections could be opened.
+    // The cause is in the message, so it is not also a `source` (one message per failure).
     #[error("cannot connect to the database: {0}")]
-    Connect(#[from] ConnectError),
+    Connect(ConnectError),
+}
+
+impl From<ConnectError> for BuildError {
+    fn from(e: ConnectError) -> Self {
+        BuildError::Connect(e)
+    }
 }

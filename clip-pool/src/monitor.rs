@@ -8,11 +8,8 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, Weak};
 use std::time::{Duration, Instant};
 
-use tokio::sync::OwnedSemaphorePermit;
-
 use crate::Manager;
-use crate::managed::Managed;
-use crate::pool::Inner;
+use crate::pool::{Conn, Inner};
 use crate::stats::{EXHAUSTED_UTILIZATION, PoolHealth, PoolStats, snapshot, verdict};
 
 /// The window over which "average connection wait" is judged.
@@ -26,6 +23,8 @@ struct History {
     waits: VecDeque<(Instant, u64, u64)>,
     /// Connections being opened for the floor or the target, off this task.
     opening: Option<tokio::task::JoinHandle<()>>,
+    /// `Counters::blocked` at the previous tick.
+    blocked: u64,
 }
 
 pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
@@ -34,7 +33,9 @@ pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
     };
     tokio::spawn(async move {
         let mut history = History::default();
-        let mut ticker = tokio::time::interval(interval);
+        // The first tick one period from now: the pool was just warmed up (or, lazy, has
+        // nothing to look at yet).
+        let mut ticker = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             ticker.tick().await;
@@ -45,16 +46,36 @@ pub(crate) fn spawn<M: Manager>(pool: Weak<Inner<M>>) {
     });
 }
 
+/// Wakes the callers waiting for a connection a few times per acquire timeout, so each
+/// notices its deadline (one timer for the pool instead of one per waiter); idle while
+/// nobody waits.
+pub(crate) fn spawn_deadline_ticker<M: Manager>(pool: Weak<Inner<M>>) {
+    let Some(timeout) = pool.upgrade().map(|p| p.config.acquire_timeout) else {
+        return;
+    };
+    let period = (timeout / 20).clamp(Duration::from_millis(5), Duration::from_millis(100));
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            ticker.tick().await;
+            let Some(inner) = pool.upgrade() else { break };
+            let c = &inner.counters;
+            if c.waiting.load(Relaxed) > 0 {
+                c.set_clock(Instant::now());
+                c.wake_waiters.notify_waiters();
+            }
+        }
+    });
+}
+
 async fn maintain<M: Manager>(inner: &Arc<Inner<M>>, history: &mut History) {
     let c = &*inner.counters;
     let cfg = &inner.config;
     let now = Instant::now();
+    c.set_clock(now);
 
-    // Only while nobody uses the pool: callers evict dead connections themselves, and a
-    // caller that found the idle list empty during the sweep would make bb8 open another.
-    if c.in_use.load(Relaxed) == 0 && c.waiting.load(Relaxed) == 0 {
-        evict_broken_idle(inner).await;
-    }
+    sweep_idle(inner);
     let in_use = c.in_use.load(Relaxed);
     let peak = c.peak_in_use.swap(in_use, Relaxed).max(in_use);
     history.demand.push_back((now, peak));
@@ -92,7 +113,12 @@ async fn maintain<M: Manager>(inner: &Arc<Inner<M>>, history: &mut History) {
         (cfg.min_connections, cfg.pool_size, cfg.max_connections),
         c,
     );
-    let saturated = stats.utilization >= EXHAUSTED_UTILIZATION || stats.waiting > 0;
+    // Saturation over the tick, not at one instant: a caller had to wait for a connection
+    // since the last tick, or (nearly) every connection is in use now.
+    let blocked = c.blocked.load(Relaxed);
+    let blocked_in_tick = blocked - history.blocked;
+    history.blocked = blocked;
+    let saturated = stats.utilization >= EXHAUSTED_UTILIZATION || blocked_in_tick > 0;
     if !saturated {
         c.saturated_since_ms.store(0, Relaxed);
     } else if c.saturated_since_ms.load(Relaxed) == 0 {
@@ -124,53 +150,79 @@ async fn resize<M: Manager>(
         return;
     }
     let target = cfg.pool_size.max(demand).min(cfg.max_connections);
-    let mut surplus = stats.connections.saturating_sub(target);
-    let mut idle = stats.idle;
-    while surplus > 0 && idle > 0 && stats.waiting == 0 {
-        // bb8 lends the longest-idle connection first (FIFO); marking it dirty closes it.
-        let Some(mut taken) = take_idle(inner).await else {
-            break;
-        };
-        taken.conn.dirty = true;
-        surplus -= 1;
-        idle -= 1;
+    let surplus = stats.connections.saturating_sub(target);
+    if surplus > 0 && stats.waiting == 0 {
+        close_idle(inner, surplus as usize, |_| true);
     }
 }
 
-/// Hands each idle connection through bb8 once: giving it back closes it if the manager
-/// reports it broken (server restarted, failover, idle kill). Without traffic, nothing
-/// else would: dead connections would count as open and the health never read down.
-async fn evict_broken_idle<M: Manager>(inner: &Inner<M>) {
-    for _ in 0..inner.bb8.state().idle_connections {
-        if take_idle(inner).await.is_none() {
+/// Closes idle connections the server has dropped or that are past their lifetime, and
+/// moves the ones bb8 still holds (just opened) to the pool's queue. Without traffic nothing
+/// else would look at them: dead connections would count as open, the health never read
+/// down.
+fn sweep_idle<M: Manager>(inner: &Inner<M>) {
+    let now_ms = inner.counters.clock_ms();
+    close_idle(inner, usize::MAX, |conn| {
+        inner.managed.must_close(conn, now_ms)
+    });
+    // bb8's own idle list holds a connection only between its opening and the first call
+    // (or this sweep) that takes it. Not while a caller waits (that connection may be the
+    // one bb8 opened for it, and the caller would then make bb8 open another), and a `get`
+    // that found none would open one: look first, and take it like a caller would, with a
+    // permit.
+    let c = &inner.counters;
+    while c.waiting.load(Relaxed) == 0
+        && c.connecting.load(Relaxed) == 0
+        && inner.bb8.state().idle_connections > 0
+    {
+        let Ok(permit) = inner.permits.try_acquire() else {
             return;
+        };
+        let mut get = std::pin::pin!(inner.bb8.get_owned());
+        let waker = std::task::Waker::noop();
+        let ready = get
+            .as_mut()
+            .poll(&mut std::task::Context::from_waker(waker));
+        let std::task::Poll::Ready(Ok(conn)) = ready else {
+            return;
+        };
+        match inner.idle.lock() {
+            Ok(mut idle) => idle.push_back(conn),
+            Err(_) => return,
+        }
+        drop(permit);
+    }
+}
+
+/// Closes up to `count` idle connections for which `close` is true, longest idle first,
+/// each holding a free permit (if there is one) until its backend is gone, so callers in
+/// line keep their turn and the server never sees a replacement before the old one ends.
+fn close_idle<M: Manager>(
+    inner: &Inner<M>,
+    count: usize,
+    mut close: impl FnMut(&mut Conn<M>) -> bool,
+) {
+    let mut closing = Vec::new();
+    if let Ok(mut idle) = inner.idle.lock() {
+        let mut i = 0;
+        while i < idle.len() && closing.len() < count {
+            if close(&mut idle[i])
+                && let Some(conn) = idle.remove(i)
+            {
+                closing.push(conn);
+            } else {
+                i += 1;
+            }
         }
     }
-}
-
-/// An idle connection taken by the maintenance task, with the permit a caller would hold.
-struct Taken<'a, M: Manager> {
-    /// Declared first so it goes back to bb8 before the permit frees a caller to look.
-    conn: bb8::PooledConnection<'a, Managed<M>>,
-    _permit: OwnedSemaphorePermit,
-}
-
-/// An idle connection for the maintenance task, taken like a caller would (with a permit,
-/// so callers in line keep their turn), or `None` rather than wait or open a new one.
-async fn take_idle<M: Manager>(inner: &Inner<M>) -> Option<Taken<'_, M>> {
-    let permit = inner.permits.clone().try_acquire_owned().ok()?;
-    // bb8 opens a connection for a `get` that finds none idle: look first.
-    if inner.bb8.state().idle_connections == 0 {
-        return None;
+    // Dropped outside the lock: bb8 sees them dirty and closes them.
+    for mut conn in closing {
+        conn.dirty = true;
+        if let Ok(permit) = inner.permits.try_acquire() {
+            permit.forget();
+            conn.parting_permit = Some(inner.permits.clone());
+        }
     }
-    let conn = tokio::time::timeout(Duration::from_millis(1), inner.bb8.get())
-        .await
-        .ok()?
-        .ok()?;
-    Some(Taken {
-        conn,
-        _permit: permit,
-    })
 }
 
 /// Opens `count` connections in a task of their own, one batch at a time: an attempt can
@@ -195,7 +247,8 @@ fn spawn_opening<M: Manager>(inner: &Arc<Inner<M>>, count: u32, history: &mut Hi
 pub(crate) fn assess<M: Manager>(inner: &Inner<M>, stats: &PoolStats) -> (PoolHealth, String) {
     let c = &*inner.counters;
     let since = c.saturated_since_ms.load(Relaxed);
-    let saturated_for = (since != 0).then(|| Duration::from_millis(c.now_ms() - since));
+    let saturated_for =
+        (since != 0).then(|| Duration::from_millis(c.now_ms().saturating_sub(since)));
     let down = stats.connections == 0 && c.connect_failed_at_ms.load(Relaxed) != 0;
     verdict(stats, saturated_for, inner.config.exhausted_after, down)
 }

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering::Relaxed};
 
 use crate::Manager;
-use crate::{Pool, PoolError, PoolHealth, PoolStats};
+use crate::{Pool, PoolError, PoolStats};
 
 /// A primary pool and its read-replica pools.
 pub struct ReplicatedPool<M: Manager> {
@@ -74,13 +74,13 @@ where
             let replica = &self.replicas[(start + i) % n];
             // The last maintenance verdict: an exhausted replica would make this read wait
             // its whole acquire timeout before falling back; a down one is skipped at once.
-            let health = PoolHealth::from_u8(replica.inner.counters.health.load(Relaxed));
+            let health = replica.last_health();
             if !health.is_serving() {
                 tracing::debug!(replica = %replica.config().name, ?health, "replica skipped");
                 continue;
             }
             match replica.acquire().await {
-                Ok(mut lent) => return replica.run(&mut lent, f).await.map_err(PoolError::Query),
+                Ok(mut lent) => return replica.run(&mut lent, f).await,
                 Err(e) => {
                     tracing::debug!(replica = %replica.config().name, error = ?e, "replica skipped, trying the next");
                 }

@@ -1,7 +1,7 @@
 //! Live counters of a pool (lock-free on the hot path), the snapshot callers read, and
-//! the health verdict the guide's thresholds give.
+//! the health verdict.
 
-use std::sync::atomic::{AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, Weak};
 use std::time::{Duration, Instant};
 
@@ -11,28 +11,35 @@ use crate::ConnectError;
 use crate::histogram::LatencyHistogram;
 use crate::managed::Lease;
 
-/// Utilization under which the guide calls a pool healthy.
+/// Utilization under which a pool reads healthy.
 pub const HEALTHY_UTILIZATION: f64 = 0.80;
 /// Utilization at which a sustained pool reads exhausted.
 pub const EXHAUSTED_UTILIZATION: f64 = 0.95;
-/// Average acquire wait under which the guide calls a pool healthy.
+/// Average acquire wait under which a pool reads healthy.
 pub const HEALTHY_AVG_WAIT: Duration = Duration::from_millis(100);
 
 /// Counters shared by the pool, its connection manager wrapper and its maintenance task.
 pub(crate) struct Counters {
     pub epoch: Instant,
+    /// See [`Counters::clock_ms`].
+    clock_ms: AtomicU64,
     pub open: AtomicU32,
     pub connecting: AtomicU32,
     pub in_use: AtomicU32,
+    /// Connections being closed whose server backend may not have ended yet.
+    pub closing: AtomicU32,
+    /// Connections currently lent to the shared lane.
+    pub shared_connections: AtomicU32,
+    /// Callers blocked waiting for a permit or a connection (not those served at once).
     pub waiting: AtomicU32,
+    /// Callers that had to wait, over the pool's life (the maintenance task diffs it).
+    pub blocked: AtomicU64,
     /// Highest `in_use` since the maintenance task last looked.
     pub peak_in_use: AtomicU32,
-    pub attempts: AtomicU64,
     pub acquisitions: AtomicU64,
     pub timeouts: AtomicU64,
     pub connect_failures: AtomicU64,
     pub cancelled_waiting: AtomicU64,
-    pub completed: AtomicU64,
     pub query_errors: AtomicU64,
     pub cancelled_running: AtomicU64,
     pub leak_warnings: AtomicU64,
@@ -49,10 +56,13 @@ pub(crate) struct Counters {
     /// Millis since `epoch` of the last failed connection attempt, 0 when the last succeeded.
     pub connect_failed_at_ms: AtomicU64,
     pub last_connect_error: Mutex<Option<ConnectError>>,
+    /// A caller is probing whether the database is back (one at a time while it is down).
+    pub probing: AtomicBool,
     /// Leases of the open connections (pruned as connections close), for leak warnings.
     pub leases: Mutex<Vec<Weak<Lease>>>,
-    /// Woken when a connection attempt fails, so waiters can fail fast when nothing is open.
-    pub connect_failed: Notify,
+    /// Wakes the callers waiting for a connection: when an attempt fails (they fail fast if
+    /// nothing is open) and on each tick of the deadline ticker (they check their deadline).
+    pub wake_waiters: Notify,
     pub health: AtomicU8,
 }
 
@@ -60,17 +70,19 @@ impl Counters {
     pub fn new() -> Self {
         Self {
             epoch: Instant::now(),
+            clock_ms: AtomicU64::new(1),
             open: AtomicU32::new(0),
             connecting: AtomicU32::new(0),
             in_use: AtomicU32::new(0),
+            closing: AtomicU32::new(0),
+            shared_connections: AtomicU32::new(0),
             waiting: AtomicU32::new(0),
+            blocked: AtomicU64::new(0),
             peak_in_use: AtomicU32::new(0),
-            attempts: AtomicU64::new(0),
             acquisitions: AtomicU64::new(0),
             timeouts: AtomicU64::new(0),
             connect_failures: AtomicU64::new(0),
             cancelled_waiting: AtomicU64::new(0),
-            completed: AtomicU64::new(0),
             query_errors: AtomicU64::new(0),
             cancelled_running: AtomicU64::new(0),
             leak_warnings: AtomicU64::new(0),
@@ -84,8 +96,9 @@ impl Counters {
             saturated_since_ms: AtomicU64::new(0),
             connect_failed_at_ms: AtomicU64::new(0),
             last_connect_error: Mutex::new(None),
+            probing: AtomicBool::new(false),
             leases: Mutex::new(Vec::new()),
-            connect_failed: Notify::new(),
+            wake_waiters: Notify::new(),
             health: AtomicU8::new(PoolHealth::Healthy as u8),
         }
     }
@@ -95,13 +108,26 @@ impl Counters {
         (self.epoch.elapsed().as_millis() as u64).max(1)
     }
 
+    /// The pool's clock as last read (by the maintenance task each tick, or a caller that
+    /// had to wait): for lifetimes, where a tick's precision is plenty, so taking an idle
+    /// connection reads no clock.
+    pub fn clock_ms(&self) -> u64 {
+        self.clock_ms.load(Relaxed)
+    }
+
+    /// Moves the pool's clock to `now` (never backwards).
+    pub fn set_clock(&self, now: Instant) {
+        let ms = (now.saturating_duration_since(self.epoch).as_millis() as u64).max(1);
+        self.clock_ms.fetch_max(ms, Relaxed);
+    }
+
     pub fn record_connect_failure(&self, error: ConnectError) {
         self.connect_errors.fetch_add(1, Relaxed);
         if let Ok(mut last) = self.last_connect_error.lock() {
             *last = Some(error);
         }
         self.connect_failed_at_ms.store(self.now_ms(), Relaxed);
-        self.connect_failed.notify_waiters();
+        self.wake_waiters.notify_waiters();
     }
 
     pub fn register_lease(&self, lease: &Arc<Lease>) {
@@ -148,20 +174,64 @@ impl Counters {
         self.last_connect_error.lock().ok().and_then(|e| e.clone())
     }
 
-    /// The database looks down: nothing is open and the last attempt failed recently.
-    pub fn failing_since(&self, within: Duration) -> Option<ConnectError> {
+    /// The database looks down: nothing is open and the last attempt failed within
+    /// `backoff`.
+    pub fn failing(&self, backoff: Duration) -> Option<ConnectError> {
         let failed_at = self.connect_failed_at_ms.load(Relaxed);
         if failed_at == 0 || self.open.load(Relaxed) > 0 {
             return None;
         }
-        if self.now_ms().saturating_sub(failed_at) >= within.as_millis() as u64 {
+        if self.now_ms().saturating_sub(failed_at) >= backoff.as_millis() as u64 {
             return None;
         }
         self.last_connect_error()
     }
+
+    /// Whether a caller may go on to ask for a connection. While the database is down
+    /// (nothing open, the last attempt failed), only one caller at a time gets through once
+    /// the back-off has passed: the probe; the others fail at once with the last error.
+    pub fn gate(&self, backoff: Duration) -> Gate<'_> {
+        if self.connect_failed_at_ms.load(Relaxed) == 0 || self.open.load(Relaxed) > 0 {
+            return Gate::Open;
+        }
+        let down = match self.failing(backoff) {
+            Some(e) => e,
+            None if self
+                .probing
+                .compare_exchange(false, true, Relaxed, Relaxed)
+                .is_ok() =>
+            {
+                return Gate::Probe(Probe(self));
+            }
+            None => match self.last_connect_error() {
+                Some(e) => e,
+                None => return Gate::Open,
+            },
+        };
+        Gate::Down(down)
+    }
 }
 
-/// The guide's verdict on a pool.
+/// What [`Counters::gate`] lets a caller do.
+pub(crate) enum Gate<'a> {
+    /// Ask for a connection.
+    Open,
+    /// Ask for one as the probe: the others wait for its outcome.
+    Probe(Probe<'a>),
+    /// Fail with the database's error.
+    Down(ConnectError),
+}
+
+/// The one caller probing a down database; the next may probe once it is done.
+pub(crate) struct Probe<'a>(&'a Counters);
+
+impl Drop for Probe<'_> {
+    fn drop(&mut self) {
+        self.0.probing.store(false, Relaxed);
+    }
+}
+
+/// The health verdict on a pool.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 #[repr(u8)]
@@ -218,14 +288,20 @@ pub struct WaitStats {
 pub struct PoolStats {
     /// The pool's name (metrics label).
     pub name: String,
-    /// Open connections, idle or in use.
+    /// Open connections: idle, in use, or closing.
     pub connections: u32,
     /// Open connections nobody holds.
     pub idle: u32,
     /// Connections held by a running closure.
     pub in_use: u32,
-    /// Calls waiting for a connection.
+    /// Calls waiting for a connection (that could not take one at once).
     pub waiting: u32,
+    /// Connections being closed whose server backend may not have ended yet: a call cut
+    /// short keeps its connection's place until the server has cancelled its statement.
+    pub closing: u32,
+    /// Connections currently lent to `execute_shared` calls (at most `pool_size`, and
+    /// always one fewer than `max_connections`).
+    pub shared_connections: u32,
     /// Connection attempts under way.
     pub connecting: u32,
     /// Configured floor.
@@ -267,7 +343,7 @@ pub struct PoolStats {
     pub connect_errors: u64,
     /// Acquire-wait latency.
     pub acquire_wait: WaitStats,
-    /// The guide's verdict, as of the last maintenance tick.
+    /// The health verdict, as of the last maintenance tick.
     pub health: PoolHealth,
 }
 
@@ -276,27 +352,44 @@ pub(crate) fn snapshot(name: &str, sizes: (u32, u32, u32), c: &Counters) -> Pool
     let in_use = c.in_use.load(Relaxed);
     // A connection is counted open before it is handed out and closed after it is given
     // back, so a snapshot racing both can only undercount `open`; never report fewer.
-    let connections = c.open.load(Relaxed).max(in_use);
+    let closing = c.closing.load(Relaxed);
+    // Attempts and completions are not counted on the hot path: every attempt ends as one of
+    // the outcomes (or is still waiting), every lending as one of its ends (or is in use).
+    let acquisitions = c.acquisitions.load(Relaxed);
+    let timeouts = c.timeouts.load(Relaxed);
+    let connect_failures = c.connect_failures.load(Relaxed);
+    let cancelled_waiting = c.cancelled_waiting.load(Relaxed);
+    let waiting = c.waiting.load(Relaxed);
+    let query_errors = c.query_errors.load(Relaxed);
+    let cancelled_running = c.cancelled_running.load(Relaxed);
+    let connections = c.open.load(Relaxed).max(in_use + closing);
     let wait = c.wait.summary();
     PoolStats {
         name: name.to_owned(),
         connections,
-        idle: connections.saturating_sub(in_use),
+        idle: connections.saturating_sub(in_use + closing),
         in_use,
-        waiting: c.waiting.load(Relaxed),
+        waiting,
+        closing,
+        shared_connections: c.shared_connections.load(Relaxed),
         connecting: c.connecting.load(Relaxed),
         min_connections,
         pool_size,
         max_connections,
         utilization: f64::from(in_use) / f64::from(max_connections.max(1)),
-        acquire_attempts: c.attempts.load(Relaxed),
-        acquisitions: c.acquisitions.load(Relaxed),
-        timeouts: c.timeouts.load(Relaxed),
-        connect_failures: c.connect_failures.load(Relaxed),
-        cancelled_waiting: c.cancelled_waiting.load(Relaxed),
-        completed: c.completed.load(Relaxed),
-        query_errors: c.query_errors.load(Relaxed),
-        cancelled_running: c.cancelled_running.load(Relaxed),
+        acquire_attempts: acquisitions
+            + timeouts
+            + connect_failures
+            + cancelled_waiting
+            + u64::from(waiting),
+        acquisitions,
+        timeouts,
+        connect_failures,
+        cancelled_waiting,
+        completed: acquisitions
+            .saturating_sub(query_errors + cancelled_running + u64::from(in_use)),
+        query_errors,
+        cancelled_running,
         leak_warnings: c.leak_warnings.load(Relaxed),
         shared_calls: c.shared_calls.load(Relaxed),
         shared_errors: c.shared_errors.load(Relaxed),

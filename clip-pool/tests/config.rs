@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use clip_pool::{ConfigError, PoolConfig};
+use clip_pool::{ConfigError, PoolConfig, ResetPolicy};
 
 fn from(vars: &[(&str, &str)]) -> Result<PoolConfig, ConfigError> {
     let map: HashMap<String, String> = vars
@@ -23,6 +23,34 @@ fn defaults_are_the_guides() {
     );
     assert_eq!(c.acquire_timeout, Duration::from_millis(10_000));
     assert_eq!(c.idle_timeout, Duration::from_millis(300_000));
+    assert_eq!(c.connect_timeout, Duration::from_millis(5_000));
+    assert_eq!(c.statement_timeout, None);
+    assert_eq!(c.reset, ResetPolicy::Transaction);
+}
+
+#[test]
+fn connect_and_statement_timeouts_and_the_reset_policy_are_read() {
+    let c = from(&[
+        ("DB_CONNECT_TIMEOUT", "8000"),
+        ("DB_STATEMENT_TIMEOUT", "2500"),
+        ("DB_RESET", "full"),
+        ("DB_ACQUIRE_TIMEOUT", "200"),
+    ])
+    .unwrap();
+    assert_eq!(c.connect_timeout, Duration::from_secs(8));
+    assert_eq!(c.statement_timeout, Some(Duration::from_millis(2500)));
+    assert_eq!(c.reset, ResetPolicy::Full);
+    // The acquire timeout no longer bounds connecting.
+    assert_eq!(c.acquire_timeout, Duration::from_millis(200));
+    assert_eq!(
+        from(&[("DB_STATEMENT_TIMEOUT", "0")])
+            .unwrap()
+            .statement_timeout,
+        None
+    );
+    let err = from(&[("DB_RESET", "sometimes")]).unwrap_err();
+    assert!(err.to_string().contains("DB_RESET"), "{err}");
+    assert!(err.to_string().contains("transaction or full"), "{err}");
 }
 
 #[test]
@@ -78,6 +106,11 @@ fn validation_names_the_variable_to_fix() {
         (
             &[("VITE_DB_MAX_LIFETIME", "18446744073709551615")],
             "DB_MAX_LIFETIME",
+        ),
+        (&[("DB_CONNECT_TIMEOUT", "0")], "DB_CONNECT_TIMEOUT"),
+        (
+            &[("DB_STATEMENT_TIMEOUT", "18446744073709551615")],
+            "DB_STATEMENT_TIMEOUT",
         ),
     ];
     for (vars, variable) in cases {

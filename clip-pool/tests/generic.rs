@@ -56,8 +56,10 @@ async fn warms_the_floor_then_grows_to_the_target() {
     assert!(pool.stats().connections >= 2);
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(pool.stats().connections, 3, "{:?}", pool.stats());
-    let got: u32 = pool.execute(async |n| Ok::<_, Down>(*n)).await.unwrap();
-    assert!(got < 3);
+    // Idle connections are lent longest-idle first: consecutive calls rotate over them.
+    let first: u32 = pool.execute(async |n| Ok::<_, Down>(*n)).await.unwrap();
+    let second: u32 = pool.execute(async |n| Ok::<_, Down>(*n)).await.unwrap();
+    assert_ne!(first, second);
 }
 
 #[tokio::test]
@@ -151,8 +153,13 @@ async fn a_shared_call_dropped_mid_way_counts_as_a_shared_error() {
         (2, 2, 0),
         "{s:?}"
     );
-    // Both retired their connection.
-    assert_eq!(s.query_errors, 2, "{s:?}");
+    // Neither closed its connection: a dropped call's connection drains back to the pool, and
+    // the closure's own error says nothing about the connection.
+    assert_eq!(
+        (s.completed, s.query_errors, s.connections_closed),
+        (2, 0, 0),
+        "{s:?}"
+    );
     assert_eq!(
         s.acquisitions,
         s.completed + s.query_errors + s.cancelled_running

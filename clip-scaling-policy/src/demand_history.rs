@@ -27,6 +27,9 @@ struct Bucket {
     samples: u32,
     /// Jobs waiting, highest of the bucket; negative when no queue length was recorded.
     queue_max: f64,
+    /// When `queue_max` was recorded (seconds since the epoch), for the queue's arrival rate.
+    #[cfg_attr(feature = "serde", serde(default))]
+    queue_at: Option<f64>,
     /// The tracking estimate, highest of the bucket (0 when none).
     estimate_max: f64,
 }
@@ -37,6 +40,7 @@ const EMPTY_BUCKET: Bucket = Bucket {
     load_sum: 0.0,
     samples: 0,
     queue_max: -1.0,
+    queue_at: None,
     estimate_max: 0.0,
 };
 
@@ -135,8 +139,9 @@ impl DemandHistory {
             b.load_sum += load;
             b.samples += 1;
         }
-        if let Some(q) = o.queue.filter(|q| q.is_finite() && *q >= 0.0) {
-            b.queue_max = b.queue_max.max(q);
+        if let Some(q) = o.queue.filter(|q| q.is_finite() && *q >= b.queue_max) {
+            b.queue_max = q;
+            b.queue_at = Some(o.at);
         }
         if o.estimate.is_finite() {
             b.estimate_max = b.estimate_max.max(o.estimate);
@@ -201,8 +206,8 @@ impl DemandHistory {
 
     /// What a decision reads of the recent history, in one pass over the buckets: the
     /// highest load and estimate within `window` seconds before `now`, how far back the history
-    /// goes, the queue about `queue_ago` seconds back, and a surge over the last `surge_span`
-    /// seconds (see [`Recent::surge`]).
+    /// goes, the queue at least `queue_ago` seconds back, and the mean load of each bucket of the
+    /// last `surge_span` seconds (for [`surge`](Self::surge)).
     pub(crate) fn recent(&self, now: f64, window: f64, surge_span: f64, queue_ago: f64) -> Recent {
         let current = bucket_index(now);
         let in_window = ((window / BUCKET_SECS).ceil() as i64).clamp(1, BUCKETS as i64);
@@ -212,18 +217,13 @@ impl DemandHistory {
         let reach = in_window.max(span_buckets).max(queue_age + 1);
         let mut load_high = f64::NEG_INFINITY;
         let mut estimate_high = 0.0f64;
-        let mut before_surge = f64::NEG_INFINITY;
         let mut surge_means = [None; SURGE_BUCKETS];
         let mut queue_then = None;
-        let usable = self.buckets.len() == BUCKETS && current >= 0;
-        // Newest first: each age is one slot, walked down without a division per step.
-        let slot_of = |age: i64| (current - age).rem_euclid(BUCKETS as i64) as usize;
-        let down = |slot: usize| if slot == 0 { BUCKETS - 1 } else { slot - 1 };
-        if usable {
-            let mut slot = slot_of(0);
+        if self.usable_at(current) {
+            let mut slot = slot_of(current, 0);
             for age in 0..reach.min(current + 1) {
                 let b = &self.buckets[slot];
-                slot = down(slot);
+                slot = older(slot);
                 let index = current - age;
                 if b.index != index {
                     continue;
@@ -239,33 +239,82 @@ impl DemandHistory {
                         Some(b.load_sum / f64::from(b.samples));
                 }
                 if queue_then.is_none() && age >= queue_age && b.queue_max >= 0.0 {
-                    queue_then = Some((b.queue_max, now - index as f64 * BUCKET_SECS));
+                    let then = b.queue_at.unwrap_or(index as f64 * BUCKET_SECS);
+                    queue_then = Some((b.queue_max, now - then));
                 }
             }
         }
-        // The window before the surge span is read only when the load is rising at all.
-        if usable && rising_steps(&surge_means[..span_buckets as usize]) >= 2 {
-            let end = (span_buckets + in_window)
-                .min(BUCKETS as i64)
-                .min(current + 1);
-            let mut slot = slot_of(span_buckets);
-            for age in span_buckets..end {
-                let b = &self.buckets[slot];
-                slot = down(slot);
-                if b.index == current - age && b.samples > 0 {
-                    before_surge = before_surge.max(b.load_max);
-                }
-            }
-        }
-        let found = |v: f64| (v > f64::NEG_INFINITY).then_some(v);
         Recent {
-            load_high: found(load_high),
+            load_high: (load_high > f64::NEG_INFINITY).then_some(load_high),
             estimate_high: (estimate_high > 0.0).then_some(estimate_high),
             span: self.since.map_or(0.0, |since| (now - since).max(0.0)),
             queue_then,
-            surge: found(before_surge)
-                .and_then(|before| surge(&surge_means[..span_buckets as usize], before)),
+            surge_means,
+            surge_buckets: span_buckets as usize,
         }
+    }
+
+    /// A surge ending in `sample` (this decision's load, not yet recorded): the load rising
+    /// bucket after bucket (`min_steps` times at least) up to `sample`, to `min_rise` or more
+    /// above the highest load of the `window` before the surge span. Returns the rise (a
+    /// share of that highest load) and the pace of the rise, instances per second, from its
+    /// start to `sample`.
+    ///
+    /// The rise threshold is what keeps noise out: a sample 30 % above everything the last
+    /// minutes saw, reached by rising, is not noise on a fleet's load, and one that only
+    /// jumps is held back by the jump guard before it gets here. The newest sample counts
+    /// because a decision waits for nothing: a surge seen one sample late is answered one
+    /// sample late, and capacity ordered then serves one sample later.
+    pub(crate) fn surge(
+        &self,
+        recent: &Recent,
+        now: f64,
+        window: f64,
+        sample: f64,
+        min_rise: f64,
+        min_steps: usize,
+    ) -> Option<Surge> {
+        let span = recent.surge_buckets.min(SURGE_BUCKETS);
+        let mut means = recent.surge_means;
+        // This decision's sample joins the newest bucket's.
+        let current = bucket_index(now);
+        let newest = &mut means[span - 1];
+        *newest = Some(match (*newest, self.buckets.get(slot_of(current, 0))) {
+            (Some(_), Some(b)) if b.index == current && b.samples > 0 => {
+                (b.load_sum + sample) / f64::from(b.samples + 1)
+            }
+            _ => sample,
+        });
+        let (rising, start) = rising_run(&means[..span])?;
+        if rising < min_steps.max(1) || !self.usable_at(current) {
+            return None;
+        }
+        // The window before the surge span, read only when the load is rising.
+        let span = span as i64;
+        let in_window = ((window / BUCKET_SECS).ceil() as i64).clamp(1, BUCKETS as i64);
+        let end = (span + in_window).min(BUCKETS as i64).min(current + 1);
+        let mut before = f64::NEG_INFINITY;
+        let mut slot = slot_of(current, span);
+        for age in span..end {
+            let b = &self.buckets[slot];
+            slot = older(slot);
+            if b.index == current - age && b.samples > 0 {
+                before = before.max(b.load_max);
+            }
+        }
+        if before <= 0.0 || (sample - before) / before < min_rise {
+            return None;
+        }
+        let (first_at, first) = start;
+        let seconds = (span - 1 - first_at as i64) as f64 * BUCKET_SECS;
+        Some(Surge {
+            rise: (sample - before) / before,
+            pace: ((sample - first) / seconds.max(BUCKET_SECS)).max(0.0),
+        })
+    }
+
+    fn usable_at(&self, current: i64) -> bool {
+        self.buckets.len() == BUCKETS && current >= 0
     }
 
     /// The ready count recorded at the latest decision at or before `at`, if any.
@@ -353,64 +402,50 @@ pub(crate) struct Recent {
     pub(crate) estimate_high: Option<f64>,
     /// How far back the history goes, seconds (at most the 12 minutes kept).
     pub(crate) span: f64,
-    /// The queue about `queue_ago` back, and how many seconds ago that bucket started.
+    /// The queue at least `queue_ago` back (the newest such bucket's highest), and how many
+    /// seconds ago it was recorded.
     pub(crate) queue_then: Option<(f64, f64)>,
-    /// A surge: the load rose bucket after bucket at least twice within the surge span; the
-    /// rise over the highest load of the window before the span (a share of it), and the
-    /// slope over the span (instances per second) when it is significant (at least three
-    /// standard errors from zero, so noise does not pass for a ramp).
-    pub(crate) surge: Option<(f64, f64)>,
+    /// The mean load of each bucket of the surge span, oldest first (`None`: no sample).
+    surge_means: [Option<f64>; SURGE_BUCKETS],
+    /// How many of `surge_means` the span covers.
+    surge_buckets: usize,
 }
 
-/// How many times in a row the last bucket means rose (oldest first, empty buckets skipped).
-fn rising_steps(means: &[Option<f64>]) -> usize {
-    let mut last = None;
-    let mut rising = 0;
-    for y in means.iter().flatten() {
-        rising = match last {
-            Some(previous) if *y > previous => rising + 1,
-            _ => 0,
-        };
-        last = Some(*y);
-    }
-    rising
+/// A surge (see [`DemandHistory::surge`]).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) struct Surge {
+    /// How far the load rose above the highest of the window before, a share of it.
+    pub(crate) rise: f64,
+    /// How fast it rose, instances per second, from the start of the rise to now.
+    pub(crate) pace: f64,
 }
 
-/// A surge in these bucket means (oldest first, `None` for an empty bucket) after a window
-/// whose highest load was `before`: see [`Recent::surge`].
-fn surge(means: &[Option<f64>], before: f64) -> Option<(f64, f64)> {
-    let mut last = None;
+/// The slot of the bucket `age` buckets before bucket `current`.
+fn slot_of(current: i64, age: i64) -> usize {
+    (current - age).rem_euclid(BUCKETS as i64) as usize
+}
+
+/// The slot one bucket older (newest first, walked without a division per step).
+fn older(slot: usize) -> usize {
+    if slot == 0 { BUCKETS - 1 } else { slot - 1 }
+}
+
+/// How many times in a row the last means rose (oldest first, empty buckets skipped), and
+/// the mean the run rose from with its position; `None` without any mean.
+fn rising_run(means: &[Option<f64>]) -> Option<(usize, (usize, f64))> {
+    let mut last: Option<(usize, f64)> = None;
+    let mut start = None;
     let mut rising = 0;
-    let (mut n, mut sx, mut sy, mut sxx, mut sxy, mut syy) = (0.0, 0.0, 0.0, 0.0, 0.0, 0.0);
-    for (i, mean) in means.iter().enumerate() {
-        let Some(y) = *mean else { continue };
-        rising = match last {
-            Some(previous) if y > previous => rising + 1,
-            _ => 0,
-        };
-        last = Some(y);
-        let x = i as f64 * BUCKET_SECS;
-        n += 1.0;
-        sx += x;
-        sy += y;
-        sxx += x * x;
-        sxy += x * y;
-        syy += y * y;
+    for (i, y) in means.iter().enumerate() {
+        let Some(y) = *y else { continue };
+        match last {
+            Some((_, previous)) if y > previous => rising += 1,
+            _ => {
+                rising = 0;
+                start = Some((i, y));
+            }
+        }
+        last = Some((i, y));
     }
-    let last = last?;
-    if rising < 2 || before <= 0.0 || n < 4.0 {
-        return None;
-    }
-    let (xx, xy, yy) = (sxx - sx * sx / n, sxy - sx * sy / n, syy - sy * sy / n);
-    if xx <= 0.0 {
-        return None;
-    }
-    let slope = xy / xx;
-    let residuals = (yy - slope * xy).max(0.0);
-    let standard_error = (residuals / (n - 2.0) / xx).sqrt();
-    let significant = slope.is_finite() && slope.abs() >= 3.0 * standard_error;
-    Some((
-        (last - before) / before,
-        if significant { slope } else { 0.0 },
-    ))
+    Some((rising, start?))
 }

@@ -9,12 +9,13 @@
 //! 3. a guard against a single bad sample: a jump beyond 1.25 times the window's highest load
 //!    counts only up to that until the next sample confirms it (and allows no scale-down):
 //!    a one-sample spike is over long before capacity ordered for it would serve;
-//! 4. a surge (a rise bucket after bucket within 90 s, to 15 % or more above the highest load
-//!    of the window before, with a significant slope) extrapolated over the time new capacity
-//!    needs to serve: the metrics' age plus `TRACKING_LEAD_TIME`;
-//! 5. the queue: the jobs waiting plus their growth over that lead time, to be drained within
-//!    what the job-wait SLO leaves after it (a quarter of the SLO at least), at
-//!    `TRACKING_JOBS_PER_INSTANCE` jobs/s per instance;
+//! 4. a surge (a rise bucket after bucket within 90 s, this sample included, to 30 % or more
+//!    above the highest load of the window before) extrapolated at its own pace over the time
+//!    new capacity needs to serve: the metrics' age plus `TRACKING_LEAD_TIME`;
+//! 5. the queue: instances to keep up with the jobs arriving (the queue's growth since the
+//!    previous sample plus what was drained meanwhile), plus those that drain the backlog new
+//!    capacity will find within what the job-wait SLO leaves after the lead time (a quarter
+//!    of the SLO at least), at `TRACKING_JOBS_PER_INSTANCE` jobs/s per instance;
 //! 6. seasonal pre-scaling: the window's load times the rise that both of the last two days
 //!    saw from this time of day over the lead time, when that rise is 10 % or more.
 //!
@@ -43,14 +44,15 @@ const LATENCY_GUARD_MAX: f64 = 1.5;
 /// Seasonal pre-scaling acts on a rise of at least this factor.
 const SEASONAL_MIN_RISE: f64 = 1.1;
 /// A rise within `SURGE_SPAN_SECS` to at least this share above the window's highest load
-/// before it is a surge.
-const SURGE: f64 = 0.15;
+/// before it is a surge (noise on a fleet's load does not rise this far sample after sample).
+const SURGE: f64 = 0.3;
 /// A surge is looked for over this many seconds.
 const SURGE_SPAN_SECS: f64 = 90.0;
 /// A surge's extrapolation adds at most this multiple of the load.
 const SURGE_CAP: f64 = 1.0;
-/// The queue's growth is measured over this many seconds.
-const QUEUE_TREND_SECS: f64 = 120.0;
+/// The queue's arrival rate is measured against the queue at least this many seconds back
+/// (the previous decision, at one decision every 15 s).
+const QUEUE_RATE_SECS: f64 = 15.0;
 /// The history's resolution: a window counts as covered one bucket short of its length.
 const BUCKET_SECS: f64 = 15.0;
 
@@ -79,7 +81,7 @@ pub(crate) fn decide(
     let ready = f64::from(measured_over);
     let lead = age + t.lead_time.as_secs_f64();
     let window = t.window.as_secs_f64();
-    let recent = h.recent(now_s, window, SURGE_SPAN_SECS, QUEUE_TREND_SECS);
+    let recent = h.recent(now_s, window, SURGE_SPAN_SECS, QUEUE_RATE_SECS);
     let tolerance = t.scale_down_tolerance_percent / 100.0;
     let guard = t.latency_guard_percent / 100.0 * c.p95_response_time.up;
 
@@ -115,21 +117,25 @@ pub(crate) fn decide(
         }
     }
 
-    // 4. A surge is extrapolated over the lead time.
-    let surge = match (sample, recent.surge) {
-        (Some(s), Some((rise, slope))) if rise >= SURGE && slope > 0.0 => {
-            (slope * lead).min(s * SURGE_CAP)
-        }
-        _ => 0.0,
-    };
+    // 4. A surge, this sample included, is extrapolated at its pace over the lead time. A jump
+    //    held back counts as one only where the load was rising before it: on its own it is
+    //    what the guard is for, and a glitch every other sample must not ratchet the fleet up
+    //    through the guard's limit.
+    let surge = sample
+        .and_then(|s| {
+            let steps = if held_back.is_some() { 2 } else { 1 };
+            let found = h.surge(&recent, now_s, window, s, SURGE, steps)?;
+            Some((found.pace * lead).min(s * SURGE_CAP))
+        })
+        .unwrap_or(0.0);
 
-    // 5. The queue: jobs waiting plus their growth over the lead time, drained in time.
+    // 5. The queue: instances to keep up with the jobs arriving, plus those that drain the
+    //    backlog new capacity will find within what the job-wait SLO leaves after the lead.
     let queue = usable(c, m, MetricKind::QueueLength).map(|q| {
-        let growth = recent
-            .queue_then
-            .filter(|(_, ago)| *ago > 0.0)
-            .map_or(0.0, |(then, ago)| ((q - then) / ago).max(0.0));
-        (q + growth * lead) / (t.jobs_per_instance * drain_budget(t, lead))
+        let per_instance = t.jobs_per_instance;
+        let arriving = arrival_rate(q, recent.queue_then, ready * per_instance);
+        let backlog = (q + (arriving - ready * per_instance) * lead).max(0.0);
+        arriving / per_instance + backlog / (per_instance * drain_budget(t, lead))
     });
 
     // 6. Seasonal pre-scaling: the window's load times the rise both earlier days saw.
@@ -297,6 +303,19 @@ pub(crate) fn readings(
             wants,
         }
     })
+}
+
+/// Jobs arriving per second, from the queue now (`q`) and at an earlier sample (`then`, with
+/// its age in seconds), the ready instances draining up to `drain` jobs per second meanwhile:
+/// the queue's growth plus what was drained. Drained is at most what was waiting then, so a
+/// short queue that workers empty as it fills does not pass for a stream of jobs. Without an
+/// earlier sample the queue is taken as steady (it was as long 15 s ago).
+fn arrival_rate(q: f64, then: Option<(f64, f64)>, drain: f64) -> f64 {
+    let (then, ago) = then
+        .filter(|(_, ago)| *ago > 0.0)
+        .unwrap_or((q, BUCKET_SECS));
+    let drained = (drain * ago).min(then);
+    ((q - then + drained) / ago).max(0.0)
 }
 
 /// Seconds the queue has to drain in: what the job-wait SLO leaves after `lead` (new capacity

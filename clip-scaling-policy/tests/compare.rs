@@ -5,7 +5,7 @@
 use clip_scaling_policy::ScalingConfig;
 use clip_scaling_policy::sim::compare::{Arena, Bar, Contender, Scenario};
 use clip_scaling_policy::sim::heldout::{self, Family};
-use clip_scaling_policy::sim::{CapacityModel, Figures, Judge, Shape, Summary};
+use clip_scaling_policy::sim::{CapacityModel, Figures, Judge, Shape, Summary, Trace};
 
 const DAY: f64 = 86_400.0;
 
@@ -177,5 +177,93 @@ fn held_out_traces_are_drawn_from_their_seed() {
                 .all(|p| p.request_rate >= 0.0 && p.queue_arrivals >= 0.0)
         );
         assert_eq!(Family::from_name(family.name()), Some(family));
+    }
+}
+
+/// The correlation of two traces' tick-to-tick changes in log request rate (their noise).
+fn noise_correlation(a: &Trace, b: &Trace) -> f64 {
+    let changes = |t: &Trace| -> Vec<f64> {
+        t.points
+            .windows(2)
+            .map(|w| (w[1].request_rate.max(1.0) / w[0].request_rate.max(1.0)).ln())
+            .collect()
+    };
+    let (x, y) = (changes(a), changes(b));
+    let n = x.len().min(y.len()) as f64;
+    let (mx, my) = (x.iter().sum::<f64>() / n, y.iter().sum::<f64>() / n);
+    let (mut sxy, mut sxx, mut syy) = (0.0f64, 0.0f64, 0.0f64);
+    for (x, y) in x.iter().zip(&y) {
+        sxy += (x - mx) * (y - my);
+        sxx += (x - mx).powi(2);
+        syy += (y - my).powi(2);
+    }
+    sxy / (sxx * syy).sqrt()
+}
+
+#[test]
+fn held_out_seeds_draw_independent_traces() {
+    // Nearby seeds (1..5, the development set) once started the generator's counter a few
+    // steps apart, so their traces were shifted copies of one stream (noise correlation up
+    // to 0.99): five seeds were worth about one.
+    for family in Family::ALL {
+        for (s, t) in [
+            (1, 2),
+            (2, 3),
+            (3, 4),
+            (4, 5),
+            (1, 5),
+            (101, 102),
+            (201, 202),
+        ] {
+            let r = noise_correlation(
+                &heldout::generate(family, 2.0 * DAY, s),
+                &heldout::generate(family, 2.0 * DAY, t),
+            );
+            assert!(
+                r.abs() < 0.1,
+                "{} seeds {s} and {t}: noise correlation {r:.3}",
+                family.name()
+            );
+        }
+    }
+}
+
+#[test]
+fn the_slo_floor_is_what_no_autoscaler_avoids() {
+    let arena = arena(1);
+    let flat = |rate: f64| {
+        let points = (0..240)
+            .map(|i| clip_scaling_policy::sim::TracePoint {
+                at_secs: f64::from(i) * 15.0,
+                request_rate: rate,
+                queue_arrivals: 0.0,
+            })
+            .collect();
+        Scenario::from_trace(Trace {
+            name: format!("flat {rate}"),
+            points,
+        })
+    };
+    // 20 instances serve 20 * 150 * 0.85 = 2 550 req/s within the SLO: above it, every tick
+    // of the hour (240 ticks of 15 s) is beyond any autoscaler.
+    assert!((arena.slo_floor(&flat(2_600.0)) - 60.0).abs() < 1e-9);
+    // The 3 initial instances serve 382.5: at 400 req/s the first 90 s (until the first
+    // decision's instances serve: 15 s to act, 60 s start-up, 10 s readiness) violate.
+    assert!((arena.slo_floor(&flat(400.0)) - 1.5).abs() < 1e-9);
+    assert_eq!(arena.slo_floor(&flat(300.0)), 0.0);
+    // A lower bound indeed: every autoscaler's minutes include it.
+    for scenario in [
+        flat(2_600.0),
+        flat(400.0),
+        Scenario::builtin(Shape::Ramp, DAY, 0..1),
+        Scenario::builtin(Shape::Spike, DAY, 0..1),
+    ] {
+        let floor = arena.slo_floor(&scenario);
+        for row in arena.compare(&scenario, &Contender::ALL) {
+            assert!(
+                row.mean.slo_violation_minutes >= floor - 1e-9,
+                "{row} below the floor {floor}"
+            );
+        }
     }
 }

@@ -123,7 +123,7 @@ fn tracking_messages_quoted_in_the_readme_are_real() {
     };
     assert_eq!(
         p.decide(&m, &fleet(4), at(0.0)).message(),
-        "scale up 4 -> 15: queue needs 14.3 instances; load 2.0 (measured over 4 ready); queue 14.3"
+        "scale up 4 -> 19: queue needs 18.3 instances; load 2.0 (measured over 4 ready); queue 18.3"
     );
     assert_eq!(
         p.decide(&common::served(40.0), &fleet(10), at(0.0))

@@ -361,3 +361,84 @@ proptest! {
         }
     }
 }
+
+/// A load path for the tracking mode, a sample every 15 s: a start (instances of load at the
+/// setpoint) and a factor per step, so that rises, surges and falls all occur; and the queue
+/// at each step.
+fn load_path() -> impl Strategy<Value = (f64, Vec<(f64, f64)>)> {
+    (
+        1.0..10.0f64,
+        proptest::collection::vec(
+            (
+                0.8..1.6f64,
+                prop_oneof![3 => Just(0.0), 1 => 0.0..3_000.0f64],
+            ),
+            5..40,
+        ),
+    )
+}
+
+/// Replays `path` with the tracking mode, readiness reported as the current count: the state
+/// and each decision.
+fn replayed_path(
+    p: &ScalingPolicy,
+    start: f64,
+    path: &[(f64, f64)],
+) -> (ScalingState, Vec<clip_scaling_policy::Decision>, f64) {
+    let mut state = ScalingState::new(5);
+    let mut load = start;
+    let mut now = 0.0;
+    let mut decisions = Vec::new();
+    for (factor, queue) in path {
+        load = (load * factor).min(40.0);
+        state.set_ready(Some(state.current()));
+        let m = Metrics {
+            queue_length: Some(*queue),
+            ..served(load * 114.0 / f64::from(state.current()))
+        };
+        let d = p.decide(&m, &state, at(now));
+        state.record(&d, at(now));
+        decisions.push(d);
+        now += 15.0;
+    }
+    (state, decisions, now)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    /// The surge's extrapolation and the queue only ever add capacity: the estimate is at
+    /// least the load as counted plus the surge, and neither is negative nor NaN.
+    #[test]
+    fn tracking_surge_and_queue_terms_only_add((start, path) in load_path()) {
+        let (_, decisions, _) = replayed_path(&tracking(), start, &path);
+        for d in &decisions {
+            let t = d.reasons.tracking.expect("tracking reasons");
+            prop_assert!(t.surge >= 0.0 && t.surge.is_finite(), "{}", d);
+            if let Some(counted) = t.counted {
+                prop_assert!(t.estimate >= counted + t.surge - 1e-9, "{}", d);
+            }
+            if let Some(q) = t.queue {
+                prop_assert!(q >= 0.0 && q.is_finite(), "{}", d);
+                prop_assert!(t.estimate >= q - 1e-9, "{}", d);
+            }
+        }
+    }
+
+    /// More jobs waiting never asks for fewer instances, whatever the history.
+    #[test]
+    fn tracking_more_jobs_waiting_never_asks_for_fewer(
+        (start, path) in load_path(),
+        queue in 0.0..3_000.0f64,
+        extra in 0.0..3_000.0f64,
+    ) {
+        let p = tracking();
+        let (state, _, now) = replayed_path(&p, start, &path);
+        let m = |q: f64| Metrics {
+            queue_length: Some(q),
+            ..served(5.0 * 114.0 / f64::from(state.current().max(1)))
+        };
+        let (a, b) = (p.decide(&m(queue), &state, at(now)), p.decide(&m(queue + extra), &state, at(now)));
+        prop_assert!(b.target >= a.target, "{a}\n{b}");
+    }
+}

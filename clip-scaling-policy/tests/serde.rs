@@ -100,3 +100,39 @@ fn a_tampered_persisted_state_cannot_make_decide_panic() {
         );
     }
 }
+
+#[test]
+fn a_tracking_state_persisted_before_the_queue_rate_still_loads() {
+    // States persisted before the queue's arrival rate have no `queue_at` in their buckets:
+    // they load, and the queue term reads the bucket's start instead.
+    let policy = common::tracking();
+    let mut state = ScalingState::new(4);
+    for (i, q) in [0.0, 150.0].into_iter().enumerate() {
+        let m = Metrics {
+            queue_length: Some(q),
+            ..common::served(57.0)
+        };
+        let d = policy.decide(&m, &state, at(15.0 * i as f64));
+        state.record(&d, at(15.0 * i as f64));
+    }
+    let mut json = serde_json::to_value(&state).expect("serialize");
+    let buckets = json["history"]["buckets"]
+        .as_array_mut()
+        .expect("the tracking history's buckets");
+    let removed = buckets
+        .iter_mut()
+        .filter_map(|b| b.as_object_mut()?.remove("queue_at"))
+        .filter(|at| !at.is_null())
+        .count();
+    assert_eq!(
+        removed, 2,
+        "both samples recorded when their queue was seen"
+    );
+    let old: ScalingState = serde_json::from_value(json).expect("an older state loads");
+    let m = Metrics {
+        queue_length: Some(300.0),
+        ..common::served(57.0)
+    };
+    let d = policy.decide(&m, &old, at(30.0));
+    assert!(d.reasons.tracking.and_then(|t| t.queue).is_some(), "{d}");
+}

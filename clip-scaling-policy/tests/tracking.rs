@@ -190,6 +190,86 @@ fn a_single_bad_sample_is_held_back_until_the_next_confirms_it() {
     assert_eq!((d.action, d.target), (Action::ScaleUp, 20), "{d}");
 }
 
+/// Six ready instances at a steady 5.4 instances of load for five minutes (within the
+/// tolerance: no scale-down), then the samples given (instances of load at the setpoint);
+/// the decisions on those samples. Without p95: the latency guard would answer the rises
+/// below from the latency they cause, and these tests are about the load.
+fn after_a_steady_window(loads: &[f64]) -> Vec<clip_scaling_policy::Decision> {
+    let p = tracking();
+    let mut state = fleet(6);
+    let mut now = 0.0;
+    let mut decisions = Vec::new();
+    for (i, load) in std::iter::repeat_n(5.4, 20)
+        .chain(loads.iter().copied())
+        .enumerate()
+    {
+        // 114 req/s per instance at the setpoint, averaged over the six ready.
+        let m = Metrics {
+            p95_response_time: None,
+            ..served(load * 114.0 / 6.0)
+        };
+        let d = p.decide(&m, &state, at(now));
+        state.record(&d, at(now));
+        now += 15.0;
+        if i >= 20 {
+            decisions.push(d);
+        }
+    }
+    decisions
+}
+
+#[test]
+fn a_surge_is_extrapolated_on_the_sample_that_makes_it() {
+    // 5.4 -> 5.9 -> 7.1: 31 % above anything the window saw, reached by rising. The rise ran
+    // 1.7 instances in 30 s; over the 90 s lead that is 5.1 more: 7.1 + 5.1 = 12.2 -> 13.
+    let d = after_a_steady_window(&[5.9, 7.1]);
+    assert_eq!((d[0].action, d[0].target), (Action::Hold, 6), "{}", d[0]);
+    assert_eq!(d[0].reasons.tracking.map(|t| t.surge), Some(0.0));
+    assert_eq!(
+        (d[1].action, d[1].target),
+        (Action::ScaleUp, 13),
+        "{}",
+        d[1]
+    );
+    let t = d[1].reasons.tracking.expect("tracking reasons");
+    assert!((t.surge - 5.1).abs() < 1e-9, "{}", t.surge);
+    assert!(d[1].message().contains("surge +5.1 in 90 s"), "{}", d[1]);
+}
+
+#[test]
+fn a_jump_that_continues_a_rise_is_a_surge_but_a_lone_jump_is_not() {
+    // 5.4 -> 5.9 -> 9.0: the jump counts as 1.25 * 5.9 = 7.375 until confirmed, but the load
+    // was already rising: 7.375 is 37 % above the window, reached in 30 s, so 5.925 more over
+    // the lead: 13.3 -> 14.
+    let d = after_a_steady_window(&[5.9, 9.0]);
+    let t = d[1].reasons.tracking.expect("tracking reasons");
+    assert_eq!(t.held_back, Some(9.0));
+    assert!((t.surge - 5.925).abs() < 1e-9, "{}", t.surge);
+    assert_eq!(
+        (d[1].action, d[1].target),
+        (Action::ScaleUp, 14),
+        "{}",
+        d[1]
+    );
+    // The same jump out of a flat window is only held back (7.0 = 1.25 * 5.6 counted).
+    let d = after_a_steady_window(&[5.6, 5.4, 9.0]);
+    let t = d[2].reasons.tracking.expect("tracking reasons");
+    assert_eq!((t.held_back, t.surge), (Some(9.0), 0.0), "{}", d[2]);
+    assert_eq!(d[2].target, 7, "{}", d[2]);
+}
+
+#[test]
+fn a_rise_short_of_the_surge_threshold_is_only_followed() {
+    // 26 % above the window, rising: followed at the setpoint, not extrapolated.
+    let d = after_a_steady_window(&[5.9, 6.8]);
+    assert_eq!(d[1].target, 7, "{}", d[1]);
+    assert_eq!(d[1].reasons.tracking.map(|t| t.surge), Some(0.0));
+    // Falling back after a surge is no surge either (and the window keeps what it ordered).
+    let d = after_a_steady_window(&[5.9, 7.1, 6.8]);
+    assert_eq!(d[2].reasons.tracking.map(|t| t.surge), Some(0.0));
+    assert_eq!(d[2].target, 13, "{}", d[2]);
+}
+
 #[test]
 fn the_queue_is_drained_within_the_job_wait_slo() {
     let p = tracking();
@@ -197,9 +277,12 @@ fn the_queue_is_drained_within_the_job_wait_slo() {
         queue_length: Some(1_500.0),
         ..served(57.0)
     };
-    // Lead time 90 s (fresh metrics): 1 500 jobs / (0.5 jobs/s * (300 - 90) s) = 14.3 -> 15.
+    // Lead time 90 s (fresh metrics). With no earlier sample the queue is taken as steady: jobs
+    // arrive as fast as the 4 ready instances drain them (4 instances' worth), and the 1 500
+    // waiting drain within the SLO's 300 - 90 s: 1 500 / (0.5 jobs/s * 210 s) = 14.3.
+    // 4 + 14.3 = 18.3 -> 19.
     let d = p.decide(&m, &fleet(4), at(0.0));
-    assert_eq!((d.action, d.target), (Action::ScaleUp, 15), "{d}");
+    assert_eq!((d.action, d.target), (Action::ScaleUp, 19), "{d}");
     assert_eq!(
         d.reasons.rule,
         Rule::Tracking {
@@ -211,11 +294,11 @@ fn the_queue_is_drained_within_the_job_wait_slo() {
         .tracking
         .and_then(|t| t.queue)
         .expect("queue term");
-    assert!((queue - 1_500.0 / 105.0).abs() < 1e-9, "{queue}");
-    // Older metrics leave less time: measured 60 s ago, 1 500 / (0.5 * 150) = 20.
+    assert!((queue - (4.0 + 1_500.0 / 105.0)).abs() < 1e-9, "{queue}");
+    // Older metrics leave less time: measured 60 s ago, 4 + 1 500 / (0.5 * 150) = 24 -> 20.
     let d = p.decide_observed(&m, at(0.0), &fleet(4), at(60.0));
     assert_eq!(d.target, 20, "{d}");
-    // Faster workers need fewer instances.
+    // Faster workers need fewer instances: 4 + 1 500 / (2 * 210) = 7.6 -> 8.
     let fast = ScalingPolicy::new(
         ScalingConfig::from_lookup(|name| match name {
             "SCALING_MODE" => Some("tracking".into()),
@@ -225,7 +308,53 @@ fn the_queue_is_drained_within_the_job_wait_slo() {
         .expect("valid settings"),
     )
     .expect("valid");
-    assert_eq!(fast.decide(&m, &fleet(4), at(0.0)).target, 4);
+    assert_eq!(fast.decide(&m, &fleet(4), at(0.0)).target, 8);
+}
+
+/// The queue term of each decision on these queue lengths, one every 15 s, over 8 ready
+/// instances draining 0.5 jobs/s each (4 jobs/s).
+fn queue_terms(queues: &[f64]) -> Vec<f64> {
+    let p = tracking();
+    let mut state = fleet(8);
+    let mut now = 0.0;
+    let mut terms = Vec::new();
+    for q in queues {
+        let m = Metrics {
+            queue_length: Some(*q),
+            ..served(57.0)
+        };
+        let d = p.decide(&m, &state, at(now));
+        state.record(&d, at(now));
+        state.set_current(8);
+        now += 15.0;
+        terms.push(
+            d.reasons
+                .tracking
+                .and_then(|t| t.queue)
+                .expect("queue term"),
+        );
+    }
+    terms
+}
+
+#[test]
+fn the_queue_is_sized_from_the_rate_jobs_arrive_at() {
+    // A batch starts: 0 then 150 jobs in 15 s is 10 jobs/s arriving (the 8 ready drained
+    // nothing: nothing was waiting). 10 / 0.5 = 20 instances to keep up, and the backlog
+    // when new capacity serves, 150 + (10 - 4) * 90 = 690, drained within 210 s:
+    // 690 / 105 = 6.6. The old queue-only sizing asked for 150 / 105 = 1.4.
+    let t = queue_terms(&[0.0, 150.0]);
+    assert_eq!(t[0], 0.0);
+    assert!((t[1] - (20.0 + 690.0 / 105.0)).abs() < 1e-9, "{}", t[1]);
+    // The backlog being drained: 600 -> 540 in 15 s while 8 instances drained 60 is no
+    // arrival at all: only the 540 - 4 * 90 = 180 left when new capacity serves counts.
+    let t = queue_terms(&[600.0, 540.0]);
+    assert!((t[1] - 180.0 / 105.0).abs() < 1e-9, "{}", t[1]);
+    // A short queue that the workers empty as it fills (3 jobs, then 3 again) is 0.2 jobs/s,
+    // not the 4 jobs/s the ready instances could drain, and they clear it before new
+    // capacity would serve: 0.2 / 0.5 = 0.4 instances, which does not hold the fleet up.
+    let t = queue_terms(&[3.0, 3.0]);
+    assert!((t[1] - 0.4).abs() < 1e-9, "{}", t[1]);
 }
 
 #[test]

@@ -4,8 +4,11 @@
 
 mod admin;
 mod api;
+mod browser;
+mod dashboard;
 mod images;
 mod jobs;
+mod pages;
 mod resilience;
 mod startup;
 mod support;
@@ -50,6 +53,9 @@ fn all() -> Vec<(&'static str, TestFn)> {
         startup::a_bad_variable_stops_start_up_naming_it,
         startup::the_embedded_database_keeps_its_data_across_starts,
         startup::a_database_url_file_with_tls_is_honoured,
+        pages::the_pages_show_projects_and_images_through_the_cdn,
+        dashboard::the_dashboard_draws_live_figures_behind_the_token,
+        dashboard::the_dashboard_shows_the_autoscalers_fleet,
     ]
 }
 

@@ -1,23 +1,31 @@
 //! The connection a closure receives: a `tokio_postgres::Client` (through `Deref`) whose
 //! `query*` / `execute` methods reuse prepared statements per connection, or send unnamed
-//! statements when a transaction-mode pooler sits in between.
+//! statements when a transaction-mode pooler sits in between; they also follow the session's
+//! transaction state and notice errors that break the connection.
 
 use std::collections::{HashMap, VecDeque};
 use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
-use tokio_postgres::error::SqlState;
+use tokio_postgres::error::{Severity, SqlState};
 use tokio_postgres::types::{ToSql, Type};
 use tokio_postgres::{Client, Row, Statement};
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::options::StatementMode;
+use super::session::{Effect, Session, Tx, effect};
+use super::transaction::PgTransaction;
 
 /// A query error, with advice when the cause is recognisable.
+// The driver's error is described in the message, so it is not also a `source` (one message
+// per failure); `code()`, `as_db_error()` and `into_inner()` reach it.
 #[derive(Debug, thiserror::Error)]
-#[error("{}{}", describe(source), hint.map(|h| format!(" ({h})")).unwrap_or_default())]
+#[error("{}{}", describe(driver), hint.map(|h| format!(" ({h})")).unwrap_or_default())]
 pub struct PgError {
-    #[source]
-    source: tokio_postgres::Error,
+    // Not named `source`: thiserror would make it the error's source.
+    driver: tokio_postgres::Error,
     hint: Option<&'static str>,
 }
 
@@ -46,6 +54,9 @@ pub(crate) fn describe(e: &tokio_postgres::Error) -> String {
     }
 }
 
+const NO_ANSWER_HINT: &str = "the server did not answer within DB_STATEMENT_TIMEOUT + 1 s: \
+    the connection was closed";
+
 const POOLER_HINT: &str = "named prepared statements do not survive a transaction-mode pooler \
     (pgbouncer, Supavisor on port 6543): add pgbouncer=true to the database URL to use unnamed \
     statements";
@@ -53,12 +64,12 @@ const POOLER_HINT: &str = "named prepared statements do not survive a transactio
 impl PgError {
     /// The SQLSTATE, for errors the server sent.
     pub fn code(&self) -> Option<&SqlState> {
-        self.source.code()
+        self.driver.code()
     }
 
     /// The server's error, with message, detail and position.
     pub fn as_db_error(&self) -> Option<&tokio_postgres::error::DbError> {
-        self.source.as_db_error()
+        self.driver.as_db_error()
     }
 
     /// Advice on what to change, when the cause is recognisable.
@@ -68,13 +79,41 @@ impl PgError {
 
     /// The tokio-postgres error.
     pub fn into_inner(self) -> tokio_postgres::Error {
-        self.source
+        self.driver
+    }
+
+    /// A statement the server did not answer in time (`DB_STATEMENT_TIMEOUT` + 1 s).
+    fn no_answer() -> Self {
+        Self {
+            // tokio-postgres' own "timeout waiting for server", as its blocking client uses.
+            driver: tokio_postgres::Error::__private_api_timeout(),
+            hint: Some(NO_ANSWER_HINT),
+        }
+    }
+}
+
+/// Whether `e` leaves the connection unusable: closed, an I/O failure, a `FATAL` from the
+/// server (shutdown, terminated backend), a connection exception (class 08), or, on a pool
+/// that writes, SQLSTATE 25006: the server became a read-only standby (a demoted primary).
+fn breaks_connection(e: &tokio_postgres::Error, evict_read_only: bool) -> bool {
+    if e.is_closed() {
+        return true;
+    }
+    match e.as_db_error() {
+        Some(db) => {
+            matches!(
+                db.parsed_severity(),
+                Some(Severity::Fatal | Severity::Panic)
+            ) || db.code().code().starts_with("08")
+                || (evict_read_only && *db.code() == SqlState::READ_ONLY_SQL_TRANSACTION)
+        }
+        None => std::error::Error::source(e).is_some_and(|c| c.is::<std::io::Error>()),
     }
 }
 
 impl From<tokio_postgres::Error> for PgError {
-    fn from(source: tokio_postgres::Error) -> Self {
-        Self { source, hint: None }
+    fn from(driver: tokio_postgres::Error) -> Self {
+        Self { driver, hint: None }
     }
 }
 
@@ -100,9 +139,37 @@ impl ParamTypes {
     }
 }
 
-/// Prepared statements of one connection, oldest evicted first (generic for its tests).
-struct StatementCache<S = Statement> {
-    map: HashMap<String, S>,
+/// FNV-1a: the statement cache is looked up on every call with the SQL text as its key; the
+/// keys are the program's own strings (no attacker chooses them), so the DoS resistance of
+/// the default SipHash buys nothing, and FNV is several times cheaper on short texts.
+#[derive(Default, Clone, Copy)]
+struct Fnv(u64);
+
+impl std::hash::Hasher for Fnv {
+    fn finish(&self) -> u64 {
+        self.0
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut h = if self.0 == 0 {
+            0xcbf2_9ce4_8422_2325
+        } else {
+            self.0
+        };
+        for b in bytes {
+            h ^= u64::from(*b);
+            h = h.wrapping_mul(0x0000_0100_0000_01b3);
+        }
+        self.0 = h;
+    }
+}
+
+type FnvBuild = std::hash::BuildHasherDefault<Fnv>;
+
+/// Prepared statements of one connection, oldest evicted first (generic for its tests), each
+/// with the effect of its text on the session.
+struct StatementCache<S = (Statement, Effect)> {
+    map: HashMap<String, S, FnvBuild>,
     order: VecDeque<String>,
     capacity: usize,
 }
@@ -129,31 +196,79 @@ impl<S> StatementCache<S> {
             self.order.retain(|s| s != sql);
         }
     }
+
+    fn clear(&mut self) {
+        self.map.clear();
+        self.order.clear();
+    }
 }
 
 /// A pooled PostgreSQL connection.
 ///
-/// Derefs to [`tokio_postgres::Client`] for everything (transactions, COPY, simple
-/// queries); its own `query`, `query_one`, `query_opt` and `execute` take SQL text and
-/// cost one round trip once the statement is cached. They take `&self`, so closures of
+/// Derefs to [`tokio_postgres::Client`] for everything (COPY, simple queries, custom
+/// statements); its own `query`, `query_one`, `query_opt` and `execute` take SQL text and
+/// cost one round trip once the statement is cached, and [`PgConnection::begin`] opens a
+/// transaction that keeps using them. They take `&self` (but `begin`), so closures of
 /// [`crate::Pool::execute_shared`] use the cache too.
+///
+/// Between borrowers the pool rolls back a transaction left open; that costs nothing after a
+/// closure that used only these methods (they follow the transaction state), and one round
+/// trip after a closure that reached the raw client, whose statements are not seen.
 pub struct PgConnection {
     client: Client,
     /// Locked only for lookups and inserts, never across an await: shared calls use it too.
     cache: Mutex<StatementCache>,
     mode: StatementMode,
     param_types: Arc<ParamTypes>,
+    pub(crate) session: Session,
+    /// Set by an error that leaves the connection unusable.
+    broken: AtomicBool,
+    limits: Limits,
+    pub(crate) link: Link,
+}
+
+/// Awaits a statement of the connection, bounded in time when the pool has a statement
+/// timeout: `None` when the server did not answer in time. A macro rather than a function
+/// taking the future: that would hold the (large) statement future twice, as an argument and
+/// as what it awaits, and wrap every poll.
+macro_rules! bounded {
+    ($conn:expr, $statement:expr) => {
+        match $conn.limits.answer_within {
+            None => Some($statement.await),
+            Some(limit) => tokio::time::timeout(limit, $statement).await.ok(),
+        }
+    };
+}
+
+/// Per-pool limits a connection applies to its own statements.
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct Limits {
+    /// A statement not answered within this fails and breaks the connection.
+    pub answer_within: Option<Duration>,
+    /// SQLSTATE 25006 (read-only transaction) breaks the connection: a write pool whose
+    /// server was demoted must reconnect (to the new primary).
+    pub evict_read_only: bool,
+}
+
+/// What closing the connection needs: its I/O task and the TLS it was opened with (a cancel
+/// request goes over the same).
+pub(crate) struct Link {
+    pub driver: Option<tokio::task::JoinHandle<()>>,
+    pub tls: Option<MakeRustlsConnect>,
 }
 
 impl Deref for PgConnection {
     type Target = Client;
     fn deref(&self) -> &Client {
+        // Whatever runs through the raw client is not followed: the next reset asks.
+        self.session.touched_raw();
         &self.client
     }
 }
 
 impl DerefMut for PgConnection {
     fn deref_mut(&mut self) -> &mut Client {
+        self.session.touched_raw();
         &mut self.client
     }
 }
@@ -161,7 +276,13 @@ impl DerefMut for PgConnection {
 type Params<'a> = &'a [&'a (dyn ToSql + Sync)];
 
 impl PgConnection {
-    pub(crate) fn new(client: Client, mode: StatementMode, param_types: Arc<ParamTypes>) -> Self {
+    pub(crate) fn new(
+        client: Client,
+        mode: StatementMode,
+        param_types: Arc<ParamTypes>,
+        limits: Limits,
+        link: Link,
+    ) -> Self {
         let capacity = match mode {
             StatementMode::Cached { capacity } => capacity,
             StatementMode::TransactionPooler => 0,
@@ -169,17 +290,29 @@ impl PgConnection {
         Self {
             client,
             cache: Mutex::new(StatementCache {
-                map: HashMap::with_capacity(capacity.min(64)),
+                map: HashMap::with_capacity_and_hasher(capacity.min(64), FnvBuild::default()),
                 order: VecDeque::new(),
                 capacity,
             }),
             mode,
             param_types,
+            session: Session::default(),
+            broken: AtomicBool::new(false),
+            limits,
+            link,
         }
     }
 
-    /// The client itself, for its `&str` methods (which prepare anew on every call).
+    /// The client itself, for its `&str` methods (which prepare anew on every call). What
+    /// runs through it is not followed: the pool checks the transaction state afterwards
+    /// (one round trip).
     pub fn client(&self) -> &Client {
+        self.session.touched_raw();
+        &self.client
+    }
+
+    /// The raw client, for the pool's own statements (not counted as the borrower's).
+    pub(crate) fn own_client(&self) -> &Client {
         &self.client
     }
 
@@ -188,37 +321,104 @@ impl PgConnection {
         self.mode
     }
 
+    /// Whether an error has left this connection unusable (it will be closed).
+    pub fn is_broken(&self) -> bool {
+        self.broken.load(Relaxed) || self.client.is_closed()
+    }
+
+    /// Opens a transaction; its `query*` / `execute` use this connection's statement cache.
+    /// Commit it with [`PgTransaction::commit`]; if it is dropped (an error returned with
+    /// `?`), the pool rolls it back before the next borrower.
+    pub async fn begin(&mut self) -> Result<PgTransaction<'_>, PgError> {
+        self.simple("BEGIN").await?;
+        Ok(PgTransaction::new(self))
+    }
+
+    /// A statement without parameters, over the simple protocol (one round trip, no
+    /// prepare), followed like the cached ones.
+    pub(crate) async fn simple(&self, sql: &str) -> Result<(), PgError> {
+        let effect = effect(sql);
+        self.before(effect);
+        let outcome = bounded!(self, self.client.batch_execute(sql));
+        self.after(sql, effect, outcome)
+    }
+
+    /// Before one of the borrower's statements is sent.
+    fn before(&self, effect: Effect) {
+        if effect == Effect::Begins {
+            // Before it is sent: if the call is cut short now, a rollback is still due.
+            self.session.set_tx(Tx::Open);
+        }
+    }
+
+    /// After one of the borrower's statements: follows its effect on the transaction state
+    /// and notes errors (and silence) that break the connection.
+    fn after<T>(
+        &self,
+        sql: &str,
+        effect: Effect,
+        outcome: Option<Result<T, tokio_postgres::Error>>,
+    ) -> Result<T, PgError> {
+        match outcome {
+            None => {
+                self.broken.store(true, Relaxed);
+                Err(PgError::no_answer())
+            }
+            Some(Ok(v)) => {
+                self.session.note(effect);
+                Ok(v)
+            }
+            Some(Err(e)) => {
+                if e.as_db_error().is_some() && effect != Effect::Begins {
+                    // The server ran it: a failed COMMIT still ends the transaction.
+                    self.session.note(effect);
+                }
+                Err(self.explain(sql, e))
+            }
+        }
+    }
+
     /// The statement for `sql`, prepared once per connection.
     pub async fn prepare_cached(&self, sql: &str) -> Result<Statement, PgError> {
-        if let Some(s) = self.cache.lock().ok().and_then(|c| c.map.get(sql).cloned()) {
-            return Ok(s);
+        self.prepare_entry(sql).await.map(|(s, _)| s)
+    }
+
+    /// The cached statement for `sql` and its effect on the session.
+    async fn prepare_entry(&self, sql: &str) -> Result<(Statement, Effect), PgError> {
+        if let Some(entry) = self.cache.lock().ok().and_then(|c| c.map.get(sql).cloned()) {
+            return Ok(entry);
         }
-        let statement = self
-            .client
-            .prepare(sql)
-            .await
-            .map_err(|e| self.explain(sql, e))?;
+        // Boxed: a prepare's future is large, and every call's would carry it otherwise.
+        Box::pin(self.prepare_uncached(sql)).await
+    }
+
+    async fn prepare_uncached(&self, sql: &str) -> Result<(Statement, Effect), PgError> {
+        let outcome = bounded!(self, self.client.prepare(sql));
+        let statement = self.after(sql, Effect::None, outcome)?;
+        let entry = (statement, effect(sql));
         if let Ok(mut cache) = self.cache.lock()
             && cache.capacity > 0
         {
-            cache.insert(sql, statement.clone());
+            cache.insert(sql, entry.clone());
         }
-        Ok(statement)
+        Ok(entry)
     }
 
     /// All rows of `sql`.
     pub async fn query(&self, sql: &str, params: Params<'_>) -> Result<Vec<Row>, PgError> {
         match self.mode {
             StatementMode::Cached { .. } => {
-                let s = self.prepare_cached(sql).await?;
-                self.client
-                    .query(&s, params)
-                    .await
-                    .map_err(|e| self.explain(sql, e))
+                let (s, effect) = self.prepare_entry(sql).await?;
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query(&s, params));
+                self.after(sql, effect, outcome)
             }
             StatementMode::TransactionPooler => {
                 let typed = self.typed(sql, params).await?;
-                Ok(self.client.query_typed(sql, &typed).await?)
+                let effect = effect(sql);
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_typed(sql, &typed));
+                self.after(sql, effect, outcome)
             }
         }
     }
@@ -227,15 +427,17 @@ impl PgConnection {
     pub async fn query_one(&self, sql: &str, params: Params<'_>) -> Result<Row, PgError> {
         match self.mode {
             StatementMode::Cached { .. } => {
-                let s = self.prepare_cached(sql).await?;
-                self.client
-                    .query_one(&s, params)
-                    .await
-                    .map_err(|e| self.explain(sql, e))
+                let (s, effect) = self.prepare_entry(sql).await?;
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_one(&s, params));
+                self.after(sql, effect, outcome)
             }
             StatementMode::TransactionPooler => {
                 let typed = self.typed(sql, params).await?;
-                Ok(self.client.query_typed_one(sql, &typed).await?)
+                let effect = effect(sql);
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_typed_one(sql, &typed));
+                self.after(sql, effect, outcome)
             }
         }
     }
@@ -244,15 +446,17 @@ impl PgConnection {
     pub async fn query_opt(&self, sql: &str, params: Params<'_>) -> Result<Option<Row>, PgError> {
         match self.mode {
             StatementMode::Cached { .. } => {
-                let s = self.prepare_cached(sql).await?;
-                self.client
-                    .query_opt(&s, params)
-                    .await
-                    .map_err(|e| self.explain(sql, e))
+                let (s, effect) = self.prepare_entry(sql).await?;
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_opt(&s, params));
+                self.after(sql, effect, outcome)
             }
             StatementMode::TransactionPooler => {
                 let typed = self.typed(sql, params).await?;
-                Ok(self.client.query_typed_opt(sql, &typed).await?)
+                let effect = effect(sql);
+                self.before(effect);
+                let outcome = bounded!(self, self.client.query_typed_opt(sql, &typed));
+                self.after(sql, effect, outcome)
             }
         }
     }
@@ -261,15 +465,17 @@ impl PgConnection {
     pub async fn execute(&self, sql: &str, params: Params<'_>) -> Result<u64, PgError> {
         match self.mode {
             StatementMode::Cached { .. } => {
-                let s = self.prepare_cached(sql).await?;
-                self.client
-                    .execute(&s, params)
-                    .await
-                    .map_err(|e| self.explain(sql, e))
+                let (s, effect) = self.prepare_entry(sql).await?;
+                self.before(effect);
+                let outcome = bounded!(self, self.client.execute(&s, params));
+                self.after(sql, effect, outcome)
             }
             StatementMode::TransactionPooler => {
                 let typed = self.typed(sql, params).await?;
-                Ok(self.client.execute_typed(sql, &typed).await?)
+                let effect = effect(sql);
+                self.before(effect);
+                let outcome = bounded!(self, self.client.execute_typed(sql, &typed));
+                self.after(sql, effect, outcome)
             }
         }
     }
@@ -302,12 +508,13 @@ impl PgConnection {
     async fn learn_param_types(&self, sql: &str) -> Result<Arc<[Type]>, PgError> {
         let mut attempts = 0;
         loop {
-            match self.client.prepare(sql).await {
+            let outcome = bounded!(self, self.client.prepare(sql));
+            match self.after(sql, Effect::None, outcome) {
                 Ok(statement) => return Ok(statement.params().into()),
                 Err(e) if e.code() == Some(&SqlState::DUPLICATE_PSTATEMENT) && attempts < 3 => {
                     attempts += 1;
                 }
-                Err(e) => return Err(e.into()),
+                Err(e) => return Err(e),
             }
         }
     }
@@ -317,6 +524,9 @@ impl PgConnection {
     /// cached statement ("cached plan must not change result type", after `ALTER TABLE`
     /// under a `SELECT *`): forgotten too, or it would fail on this connection until evicted.
     fn explain(&self, sql: &str, source: tokio_postgres::Error) -> PgError {
+        if breaks_connection(&source, self.limits.evict_read_only) {
+            self.broken.store(true, Relaxed);
+        }
         let pooler_symptom = matches!(
             source.code(),
             Some(c) if *c == SqlState::INVALID_SQL_STATEMENT_NAME || *c == SqlState::DUPLICATE_PSTATEMENT
@@ -327,9 +537,19 @@ impl PgConnection {
         {
             cache.remove(sql);
         }
+        let cached = matches!(self.mode, StatementMode::Cached { .. });
         PgError {
-            source,
-            hint: pooler_symptom.then_some(POOLER_HINT),
+            driver: source,
+            hint: (pooler_symptom && cached).then_some(POOLER_HINT),
+        }
+    }
+}
+
+impl PgConnection {
+    /// Forgets every cached statement: dropping them closes them on the server.
+    pub(crate) fn forget_statements(&self) {
+        if let Ok(mut cache) = self.cache.lock() {
+            cache.clear();
         }
     }
 }
@@ -341,7 +561,7 @@ mod tests {
     #[test]
     fn a_text_prepared_twice_is_cached_once_and_capacity_holds() {
         let mut cache = StatementCache {
-            map: HashMap::new(),
+            map: HashMap::default(),
             order: VecDeque::new(),
             capacity: 2,
         };

@@ -11,17 +11,23 @@ use crate::ConfigError;
 /// The port Supabase (Supavisor) serves its transaction-mode pooler on.
 pub const SUPABASE_TRANSACTION_POOLER_PORT: u16 = 6543;
 
-/// libpq's `sslmode`, all of it.
+/// libpq's `sslmode`, all six, with libpq 16's semantics (see the crate README's table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum SslMode {
-    /// Plain TCP.
+    /// Plain TCP only.
     Disable,
-    /// TLS when the server offers it, without certificate checks (libpq's default).
+    /// Plain TCP first; TLS if the server refuses that (its `pg_hba.conf` wants TLS).
+    Allow,
+    /// TLS first; plain TCP if the server has no TLS or the handshake fails (libpq's
+    /// default). The certificate chain is checked only when `sslrootcert` names a file.
     #[default]
     Prefer,
-    /// TLS or fail; certificates checked only when `sslrootcert` is given (as libpq does).
+    /// TLS or fail; the certificate chain is checked only when `sslrootcert` names a file
+    /// (then as `verify-ca`, as libpq does).
     Require,
-    /// TLS with a certificate chain checked against the root certificates, any host name.
+    /// TLS with the certificate chain checked against `sslrootcert` (required), any host
+    /// name.
     VerifyCa,
     /// TLS with the chain and the host name checked: what production should use.
     VerifyFull,
@@ -31,7 +37,8 @@ impl FromStr for SslMode {
     type Err = ConfigError;
     fn from_str(s: &str) -> Result<Self, ConfigError> {
         Ok(match s {
-            "disable" | "allow" => SslMode::Disable,
+            "disable" => SslMode::Disable,
+            "allow" => SslMode::Allow,
             "prefer" => SslMode::Prefer,
             "require" => SslMode::Require,
             "verify-ca" => SslMode::VerifyCa,
@@ -40,17 +47,32 @@ impl FromStr for SslMode {
                 return Err(url_error(
                     "sslmode",
                     other,
-                    "expected disable, prefer, require, verify-ca or verify-full",
+                    "expected disable, allow, prefer, require, verify-ca or verify-full",
                 ));
             }
         })
     }
 }
 
+impl SslMode {
+    /// The name libpq uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Allow => "allow",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyCa => "verify-ca",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+}
+
 /// Where root certificates come from.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
+#[non_exhaustive]
 pub enum RootCerts {
-    /// The operating system's trust store (`sslrootcert=system`, and the default).
+    /// The operating system's trust store (`sslrootcert=system`; only with `verify-full`).
     #[default]
     System,
     /// A PEM file, as managed providers ship their own CA (`sslrootcert=/path/ca.pem`).
@@ -59,6 +81,7 @@ pub enum RootCerts {
 
 /// How statements are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum StatementMode {
     /// Named prepared statements cached per connection (up to the capacity): one round
     /// trip per query after the first use. For direct connections and session poolers.
@@ -79,33 +102,45 @@ pub struct PgOptions {
     pub config: tokio_postgres::Config,
     /// TLS policy.
     pub ssl_mode: SslMode,
-    /// Root certificates for `verify-ca` / `verify-full` (and `require` with a file).
+    /// Root certificates, when `root_certs_given`.
     pub root_certs: RootCerts,
-    /// Whether `sslrootcert` was given (turns `require` into `verify-ca`, as in libpq).
+    /// Whether `sslrootcert` was given: without it nothing is verified (and `verify-ca` /
+    /// `verify-full` are refused); with a file, every mode that uses TLS checks the chain.
     pub root_certs_given: bool,
     /// Named-and-cached or unnamed statements.
     pub statements: StatementMode,
 }
 
-/// Default connect timeout when the URL sets none: fail before a caller's acquire timeout.
+/// Default TCP connect timeout per host when the URL sets none (the pool's own
+/// `DB_CONNECT_TIMEOUT` bounds the whole attempt, TLS and authentication included).
 pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-/// Default TCP keepalive idle time: notices a dead server or a dropped NAT entry in a minute.
-pub const DEFAULT_KEEPALIVES_IDLE: Duration = Duration::from_secs(60);
+/// Default TCP keepalive idle time. With [`DEFAULT_KEEPALIVES_INTERVAL`] and
+/// [`DEFAULT_KEEPALIVES_RETRIES`], an idle connection to a dead server (or through a dropped
+/// NAT entry) is noticed after 10 + 3 x 5 = 25 s.
+pub const DEFAULT_KEEPALIVES_IDLE: Duration = Duration::from_secs(10);
+/// Default time between unanswered keepalive probes.
+pub const DEFAULT_KEEPALIVES_INTERVAL: Duration = Duration::from_secs(5);
+/// Default number of unanswered keepalive probes before the connection is dropped.
+pub const DEFAULT_KEEPALIVES_RETRIES: u32 = 3;
+/// Default `TCP_USER_TIMEOUT`: data the server has not acknowledged for this long (a query
+/// sent to a dead server) drops the connection, instead of ~15 minutes of retransmissions.
+pub const DEFAULT_TCP_USER_TIMEOUT: Duration = Duration::from_secs(25);
 /// Default statement-cache capacity per connection.
 pub const DEFAULT_STATEMENT_CACHE: usize = 256;
 
 impl PgOptions {
     /// Parses a `postgres://` URL or a `key=value` connection string.
     ///
-    /// Besides tokio-postgres' keys it accepts `sslmode` (all five libpq modes),
-    /// `sslrootcert` (a PEM path, or `system`), `pgbouncer=true` or
+    /// Besides tokio-postgres' keys it accepts `sslmode` (all six libpq modes),
+    /// `sslrootcert` (a PEM path, or `system`: the system's roots, implying `verify-full`,
+    /// as in libpq 16), `pgbouncer=true` or
     /// `pool_mode=transaction` (transaction-pooler mode, implied by port 6543 unless
     /// `pgbouncer=false`), and `statement_cache_size`.
     pub fn parse(url: &str) -> Result<Self, ConfigError> {
         let (rest, ours) = split_params(url)?;
         let mut config = tokio_postgres::Config::from_str(&rest)
             .map_err(|e| url_error("DATABASE_URL", &redact(url), &e.to_string()))?;
-        let mut ssl_mode = SslMode::default();
+        let mut ssl_mode = None;
         let mut root_certs = RootCerts::default();
         let mut root_certs_given = false;
         let mut pooler: Option<bool> = None;
@@ -113,7 +148,7 @@ impl PgOptions {
         let mut keepalives_idle_given = false;
         for (key, value) in ours {
             match key.as_str() {
-                "sslmode" => ssl_mode = value.parse()?,
+                "sslmode" => ssl_mode = Some(value.parse::<SslMode>()?),
                 "sslrootcert" => {
                     root_certs_given = true;
                     root_certs = if value == "system" {
@@ -161,6 +196,15 @@ impl PgOptions {
         if !keepalives_idle_given {
             config.keepalives_idle(DEFAULT_KEEPALIVES_IDLE);
         }
+        if config.get_keepalives_interval().is_none() {
+            config.keepalives_interval(DEFAULT_KEEPALIVES_INTERVAL);
+        }
+        if config.get_keepalives_retries().is_none() {
+            config.keepalives_retries(DEFAULT_KEEPALIVES_RETRIES);
+        }
+        if config.get_tcp_user_timeout().is_none() {
+            config.tcp_user_timeout(DEFAULT_TCP_USER_TIMEOUT);
+        }
         if config.get_application_name().is_none() {
             config.application_name("clip-pool");
         }
@@ -175,8 +219,10 @@ impl PgOptions {
         } else {
             StatementMode::Cached { capacity }
         };
+        let ssl_mode = tls_policy(ssl_mode, &root_certs, root_certs_given)?;
+        // The mode of a first attempt; `allow` and `prefer` may retry in the other one.
         config.ssl_mode(match ssl_mode {
-            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Disable | SslMode::Allow => tokio_postgres::config::SslMode::Disable,
             SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
             _ => tokio_postgres::config::SslMode::Require,
         });
@@ -187,6 +233,34 @@ impl PgOptions {
             root_certs_given,
             statements,
         })
+    }
+}
+
+/// libpq 16's rules for `sslmode` with `sslrootcert`: `system` implies `verify-full` and
+/// refuses anything weaker (any public CA would do for a name the attacker controls);
+/// `verify-ca` and `verify-full` need a root certificate (libpq would look for
+/// `~/.postgresql/root.crt`; a URL is the whole configuration here, so it must say which).
+fn tls_policy(
+    mode: Option<SslMode>,
+    roots: &RootCerts,
+    roots_given: bool,
+) -> Result<SslMode, ConfigError> {
+    let system = roots_given && *roots == RootCerts::System;
+    match mode {
+        None if system => Ok(SslMode::VerifyFull),
+        None => Ok(SslMode::default()),
+        Some(mode) if system && mode != SslMode::VerifyFull => Err(url_error(
+            "sslmode",
+            mode.as_str(),
+            "weak sslmode may not be used with sslrootcert=system (use verify-full)",
+        )),
+        Some(mode @ (SslMode::VerifyCa | SslMode::VerifyFull)) if !roots_given => Err(url_error(
+            "sslmode",
+            mode.as_str(),
+            "verifying the server needs its CA: add sslrootcert=/path/to/ca.pem (or \
+             sslrootcert=system with verify-full for a publicly trusted certificate)",
+        )),
+        Some(mode) => Ok(mode),
     }
 }
 
@@ -204,9 +278,16 @@ const OUR_KEYS: &[&str] = &[
 fn split_params(input: &str) -> Result<(String, Vec<(String, String)>), ConfigError> {
     let trimmed = input.trim();
     if trimmed.starts_with("postgres://") || trimmed.starts_with("postgresql://") {
-        let Some((base, query)) = trimmed.split_once('?') else {
+        // The query starts at the first `?` after the credentials, which tokio-postgres takes
+        // up to the first `@`: a password pasted with a raw `?` is not a query.
+        let credentials_end = trimmed.find('@').map_or(0, |at| at + 1);
+        let Some(q) = trimmed[credentials_end..].find('?') else {
             return Ok((trimmed.to_owned(), Vec::new()));
         };
+        let (base, query) = (
+            &trimmed[..credentials_end + q],
+            &trimmed[credentials_end + q + 1..],
+        );
         let mut kept = Vec::new();
         let mut ours = Vec::new();
         for pair in query.split('&').filter(|p| !p.is_empty()) {
@@ -245,10 +326,12 @@ fn split_params(input: &str) -> Result<(String, Vec<(String, String)>), ConfigEr
             chars.next();
         }
         if chars.next() != Some('=') {
+            // The key is not echoed: with an unquoted password holding a space, it would be a
+            // piece of the password.
             return Err(url_error(
                 "DATABASE_URL",
                 &redact(input),
-                &format!("`{key}` has no value"),
+                "expected key=value pairs (quote values holding spaces: password='a b')",
             ));
         }
         while chars.peek().is_some_and(|c| c.is_whitespace()) {
@@ -317,19 +400,20 @@ fn url_error(key: &str, value: &str, reason: &str) -> ConfigError {
 /// The URL without its password, for error messages and logs.
 pub fn redact(url: &str) -> String {
     // By hand rather than with `url::Url`: it refuses multi-host URLs
-    // (`postgres://u:p@h1:5432,h2:5432/db`), which must not come back unredacted.
+    // (`postgres://u:p@h1:5432,h2:5432/db`), which must not come back unredacted. Everything
+    // from the first `:` after the scheme to the *last* `@` goes: a password pasted without
+    // percent-encoding may hold `/`, `?`, `#`, `@` (over-redacting a host is harmless).
     let redacted = match url.split_once("://") {
-        Some((scheme, rest)) => {
-            let end = rest.find(['/', '?']).unwrap_or(rest.len());
-            let (authority, tail) = rest.split_at(end);
-            match authority.rsplit_once('@') {
-                Some((userinfo, hosts)) if userinfo.contains(':') => {
-                    let user = userinfo.split_once(':').map_or(userinfo, |(u, _)| u);
-                    format!("{scheme}://{user}:***@{hosts}{tail}")
+        Some((scheme, rest)) => match rest.rfind('@') {
+            Some(at) => {
+                let (userinfo, hosts) = (&rest[..at], &rest[at + 1..]);
+                match userinfo.split_once(':') {
+                    Some((user, _)) => format!("{scheme}://{user}:***@{hosts}"),
+                    None => url.to_owned(),
                 }
-                _ => url.to_owned(),
             }
-        }
+            None => url.to_owned(),
+        },
         None => url.to_owned(),
     };
     // A password given as a parameter (`?password=`, `password=` in key=value form).

@@ -17,18 +17,21 @@ use super::options::{PgOptions, RootCerts, SslMode};
 use crate::ConfigError;
 
 /// The TLS connector for these options; `None` for `sslmode=disable`.
+///
+/// As libpq: a root certificate file makes every mode that uses TLS check the chain (libpq
+/// turns on peer verification whenever a root file is present); only `verify-full` checks
+/// the host name; without a root certificate nothing is checked. `PgOptions::parse` has
+/// already refused the combinations libpq refuses (`verify-*` without a root,
+/// `sslrootcert=system` with anything but `verify-full`).
 pub(crate) fn connector(opts: &PgOptions) -> Result<Option<MakeRustlsConnect>, ConfigError> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let verifier: Arc<dyn ServerCertVerifier> = match opts.ssl_mode {
         SslMode::Disable => return Ok(None),
-        // libpq checks nothing in these modes unless a root certificate is named.
-        SslMode::Prefer | SslMode::Require if !opts.root_certs_given => {
-            Arc::new(AcceptAnyCertificate(provider.clone()))
-        }
-        SslMode::Prefer | SslMode::Require | SslMode::VerifyCa => {
+        SslMode::VerifyFull => webpki(&opts.root_certs, provider.clone())?,
+        _ if opts.root_certs_given => {
             Arc::new(IgnoreHostName(webpki(&opts.root_certs, provider.clone())?))
         }
-        SslMode::VerifyFull => webpki(&opts.root_certs, provider.clone())?,
+        _ => Arc::new(AcceptAnyCertificate(provider.clone())),
     };
     let config = ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()

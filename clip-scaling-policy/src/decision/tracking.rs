@@ -46,8 +46,8 @@ pub struct TrackingReasons {
     pub surge: f64,
     /// Instances the latency guard asks for.
     pub latency: Option<f64>,
-    /// Instances the queue asks for: jobs waiting plus their growth over the lead time,
-    /// drained within the job-wait SLO.
+    /// Instances the queue asks for: enough to keep up with the jobs arriving, plus those
+    /// that drain the backlog new capacity will find within the job-wait SLO.
     pub queue: Option<f64>,
     /// Instances seasonal pre-scaling asks for.
     pub seasonal: Option<f64>,

@@ -271,6 +271,57 @@ impl Arena {
         }
         total / runs as f64
     }
+
+    /// SLO-violation minutes no autoscaler within the policy's bounds can avoid, averaged over
+    /// the seeds: the ticks [`unavoidable`](Self::unavoidable) marks. Every autoscaler's SLO
+    /// minutes include these; comparing what lies above them shows what an autoscaler can
+    /// still change.
+    pub fn slo_floor(&self, scenario: &Scenario) -> f64 {
+        let tick = self.model.tick.as_secs_f64().max(1.0);
+        let mut total = 0.0;
+        for seed in 0..self.seeds {
+            let Some(trace) = scenario.trace(seed) else {
+                continue;
+            };
+            let p = &trace.points;
+            let Some(first) = p.first() else { continue };
+            let ticks = (trace.duration_secs().max(0.0) / tick).floor() as usize + 1;
+            let mut at = 0;
+            for i in 0..ticks {
+                let elapsed = i as f64 * tick;
+                while at + 1 < p.len() && p[at + 1].at_secs <= first.at_secs + elapsed {
+                    at += 1;
+                }
+                if self.unavoidable(elapsed, p[at].request_rate) {
+                    total += tick / 60.0;
+                }
+            }
+        }
+        total / self.seeds as f64
+    }
+
+    /// Whether a tick `elapsed_secs` into a run, with `request_rate` arriving, violates the
+    /// SLO whatever the autoscaler: its demand is more than `MAX_INSTANCES` instances serve
+    /// within the SLO (above the p95 knee, [`CapacityModel::slo_knee`]), or it comes before
+    /// any decision's capacity can serve (the first decision takes effect at the next tick,
+    /// its instances after start-up and readiness) with more demand than the initial fleet
+    /// serves.
+    pub fn unavoidable(&self, elapsed_secs: f64, request_rate: f64) -> bool {
+        let tick = self.model.tick.as_secs_f64().max(1.0);
+        let act = if self.judge.apply_next_tick {
+            tick
+        } else {
+            0.0
+        };
+        let first_capacity =
+            act + self.model.startup_delay.as_secs_f64() + self.judge.readiness_delay.as_secs_f64();
+        let fleet = if elapsed_secs < first_capacity {
+            self.model.initial_instances
+        } else {
+            self.tracking.config().max_instances
+        };
+        request_rate > self.model.requests_per_instance * self.model.slo_knee() * f64::from(fleet)
+    }
 }
 
 /// The mean job arrival rate over the next window, from a trace's points.

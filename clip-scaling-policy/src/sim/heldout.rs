@@ -6,7 +6,7 @@
 
 use std::f64::consts::PI;
 
-use super::trace::{mix, unit_noise};
+use super::trace::{mix, splitmix64, unit_noise};
 use super::{Trace, TracePoint};
 
 /// A family of held-out traces.
@@ -64,7 +64,10 @@ const STEP: f64 = 15.0;
 
 /// A trace of `family`, `duration_secs` long, one point every 15 s, drawn from `seed`.
 pub fn generate(family: Family, duration_secs: f64, seed: u64) -> Trace {
-    let mut rng = Rng::new(seed ^ (family as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
+    // The generator walks a counter: hash the seed so that nearby seeds start far apart on
+    // it (seeds 1 to 5 once started a few steps apart and drew shifted copies of one stream).
+    let mut rng =
+        Rng::new(splitmix64(seed) ^ (family as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15));
     let n = (duration_secs.clamp(STEP, super::MAX_TRACE_SECS) / STEP) as usize;
     let (rates, jobs) = match family {
         Family::DailyWeekly => daily_weekly(&mut rng, n),
@@ -240,7 +243,9 @@ impl Noise {
     }
 }
 
-/// A small deterministic generator (splitmix64 steps): the same seed, the same trace.
+/// A small deterministic generator (splitmix64 over a counter): the same seed, the same trace.
+/// Its streams are segments of one sequence, so a seed must be hashed before it becomes a
+/// starting point (see [`generate`]).
 struct Rng {
     state: u64,
 }

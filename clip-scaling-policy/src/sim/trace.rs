@@ -251,9 +251,13 @@ pub(crate) fn mix(seed: u64, i: u64) -> u64 {
 
 /// Deterministic noise in [-1, 1] from an index (splitmix64).
 pub(crate) fn unit_noise(i: u64) -> f64 {
+    (splitmix64(i) >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+}
+
+/// One step of splitmix64: a well-mixed 64-bit value from an index.
+pub(crate) fn splitmix64(i: u64) -> u64 {
     let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^= z >> 31;
-    (z >> 11) as f64 / (1u64 << 53) as f64 * 2.0 - 1.0
+    z ^ (z >> 31)
 }

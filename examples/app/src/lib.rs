@@ -26,16 +26,17 @@ pub mod dashboard;
 pub mod db;
 mod error;
 mod health;
-mod html;
 pub mod http;
 pub mod jobs;
 mod media_type;
+pub mod pages;
 pub mod problem;
 pub mod routes;
 pub mod run;
 pub mod scaling;
 pub mod shutdown;
 pub mod state;
+pub mod static_files;
 pub mod storage;
 pub mod telemetry;
 

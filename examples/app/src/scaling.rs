@@ -44,7 +44,8 @@ impl RequestWindow {
         self.buckets[bucket].fetch_add(1, Relaxed);
     }
 
-    fn snapshot(&self) -> [u64; DURATION_BUCKETS.len() + 1] {
+    /// The count of each bucket so far (the dashboard takes its own deltas).
+    pub fn snapshot(&self) -> [u64; DURATION_BUCKETS.len() + 1] {
         std::array::from_fn(|i| self.buckets[i].load(Relaxed))
     }
 }
@@ -255,7 +256,7 @@ impl ScalingAdvisor {
 
 /// The 95th percentile of a bucketed window, interpolated within its bucket as
 /// Prometheus' `histogram_quantile` does; `None` without requests.
-fn p95_seconds(buckets: &[u64]) -> Option<f64> {
+pub fn p95_seconds(buckets: &[u64]) -> Option<f64> {
     let total: u64 = buckets.iter().sum();
     if total == 0 {
         return None;

@@ -52,6 +52,8 @@ pub struct AppConfig {
     pub jobs: JobsConfig,
     /// Image renditions and the `/img` origin.
     pub images: ImagesConfig,
+    /// What the scaling dashboard reads besides this instance (`AUTOSCALER_URL`).
+    pub dashboard: crate::dashboard::DashboardConfig,
 }
 
 /// Listening address and identity.
@@ -425,6 +427,7 @@ impl AppConfig {
             storage,
             jobs,
             images,
+            dashboard: crate::dashboard::DashboardConfig::from_lookup(&lookup)?,
         };
         config.validate()?;
         Ok(config)

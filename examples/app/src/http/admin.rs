@@ -124,6 +124,20 @@ pub async fn require_admin(
     }
 }
 
+/// The middleware of pages that hold no data themselves and send the token with their own
+/// requests (the dashboard's page): off without a token configured and 403 outside the
+/// allowed networks, like every admin path, but no token needed to load the page.
+pub async fn require_admin_network(
+    State(guard): State<AdminGuard>,
+    request: Request,
+    next: Next,
+) -> Response {
+    match guard.refusal(&request) {
+        Some(refusal @ (Refusal::Off | Refusal::Network)) => refusal.into_response(),
+        _ => next.run(request).await,
+    }
+}
+
 /// The token of an `Authorization: Bearer <token>` value (scheme case-insensitive).
 fn bearer_token(header: &str) -> Option<&str> {
     let (scheme, token) = header.trim().split_once(' ')?;

@@ -22,7 +22,8 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::Error;
-use crate::http::admin::{AdminGuard, require_admin};
+use crate::dashboard;
+use crate::http::admin::{AdminGuard, require_admin, require_admin_network};
 use crate::http::client_ip::ClientIps;
 use crate::http::overload;
 use crate::http::rate_limit::{Limiter, LimiterConfig, limiter};
@@ -74,8 +75,16 @@ pub fn router(
         .route("/api/admin/cdn-stats", get(admin::cdn_stats))
         .route("/api/admin/scaling", get(admin::scaling))
         .route("/status", get(admin::status))
-        .route("/admin/scaling", get(pages::dashboard))
-        .route_layer(from_fn_with_state(guard, require_admin));
+        .merge(dashboard::data_routes(app, window.clone()))
+        .route_layer(from_fn_with_state(guard.clone(), require_admin));
+    // The dashboard's page holds no figures; its script sends the token with its requests.
+    let admin_pages = Router::new()
+        .route("/admin/scaling", get(dashboard::page))
+        .route_layer(from_fn_with_state(guard, require_admin_network));
+    let admin_pages = match &admin {
+        Some(limit) => admin_pages.route_layer(limit.clone()),
+        None => admin_pages,
+    };
     let admin_routes = match admin {
         Some(limit) => admin_routes.route_layer(limit),
         None => admin_routes,
@@ -101,7 +110,9 @@ pub fn router(
         .route("/media/assets/{id}", limited(get(media::asset), &images))
         .route("/", limited(get(pages::home), &pages))
         .route("/projects/{id}", limited(get(pages::project), &pages))
+        .route("/static/{name}", limited(get(pages::static_file), &pages))
         .merge(admin_routes)
+        .merge(admin_pages)
         .fallback(not_found)
         .layer(DefaultBodyLimit::disable());
     let app_routes = overload::protect(

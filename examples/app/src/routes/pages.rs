@@ -1,49 +1,44 @@
-//! The HTML pages: `/` (projects) and `/projects/{id}` (a project's images through
-//! `cdn.image(..).to_html()`: CDN URLs, srcset, lazy loading, origin fallback), and the
-//! dashboard page `/admin/scaling`. Server-rendered, no script.
-
-use std::fmt::Write;
+//! The HTML pages (`/`, `/projects/{id}`; templates in [`crate::pages`]) and the static files
+//! they link (`/static/{name}`).
 
 use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::http::header::IF_NONE_MATCH;
 use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
 
-use super::extract::Path;
-use crate::dashboard;
-use crate::html::escape;
+use super::extract::{Path, Query};
+use crate::pages::{home, project as project_page, queries};
 use crate::problem::{ApiResult, Problem};
-use crate::routes::admin::status_of;
-use crate::routes::assets::image_path;
 use crate::state::AppState;
+use crate::static_files;
 
-/// The display width of thumbnails, CSS pixels.
-const THUMBNAIL_WIDTH: u32 = 320;
+/// Project cards per page of `/`.
+const CARDS_PER_PAGE: i64 = 24;
+/// Images shown on a project page.
+const IMAGES_PER_PAGE: i64 = 120;
 
-fn page(title: &str, body: &str) -> Html<String> {
-    Html(format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{}</title></head><body>{body}</body></html>",
-        escape(title)
-    ))
+/// `GET /` query.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HomeQuery {
+    /// Show projects older than this id (the "Older projects" link).
+    before: Option<i64>,
 }
 
 /// `GET /`: the newest projects.
-pub async fn home(State(app): State<AppState>) -> ApiResult<Response> {
-    let projects = app.db.list_projects(None, 50).await?;
-    let mut body = String::from("<h1>Creator Clip</h1><h2>Projects</h2><ul>");
-    for p in &projects.items {
-        let _ = write!(
-            body,
-            r#"<li><a href="/projects/{}">{}</a></li>"#,
-            p.id,
-            escape(&p.name)
-        );
-    }
-    if projects.items.is_empty() {
-        body.push_str("<li>none yet: <code>POST /api/projects</code></li>");
-    }
-    body.push_str("</ul>");
-    Ok(page("Creator Clip", &body).into_response())
+pub async fn home(
+    State(app): State<AppState>,
+    Query(query): Query<HomeQuery>,
+) -> ApiResult<Response> {
+    let cards = queries::project_cards(&app.db, query.before, CARDS_PER_PAGE).await?;
+    let markup = home::render(
+        &app.cdn,
+        &app.config.server.instance_id,
+        &cards,
+        query.before.is_none(),
+    );
+    Ok(Html(markup.into_string()).into_response())
 }
 
 /// `GET /projects/{id}`: a project and its images.
@@ -53,34 +48,36 @@ pub async fn project(State(app): State<AppState>, Path(id): Path<i64>) -> ApiRes
         .project(id)
         .await?
         .ok_or_else(|| Problem::not_found(format!("project {id}")))?;
-    let assets = app.db.project_assets(id, 100).await?;
-    let mut body = format!(
-        r#"<p><a href="/">Projects</a></p><h1>{}</h1>"#,
-        escape(&project.name)
+    let (images, total) = tokio::try_join!(
+        queries::gallery(&app.db, id, IMAGES_PER_PAGE),
+        queries::image_count(&app.db, id),
+    )?;
+    let markup = project_page::render(
+        &app.cdn,
+        &app.config.server.instance_id,
+        &project,
+        &images,
+        total,
     );
-    for asset in &assets {
-        let html = app
-            .cdn
-            .image(&image_path(asset))
-            .width(THUMBNAIL_WIDTH)
-            .alt(&asset.filename)
-            .to_html();
-        let _ = write!(
-            body,
-            "<figure>{html}<figcaption>{} ({} renditions)</figcaption></figure>",
-            escape(&asset.filename),
-            asset.renditions.len()
-        );
-    }
-    if assets.is_empty() {
-        body.push_str("<p>No images yet.</p>");
-    }
-    Ok(page(&project.name, &body).into_response())
+    Ok(Html(markup.into_string()).into_response())
 }
 
-/// `GET /admin/scaling`: the dashboard.
-pub async fn dashboard(State(app): State<AppState>) -> ApiResult<Response> {
-    let status = status_of(&app);
-    let advice = app.scaling.report();
-    Ok(Html(dashboard::render(&status, &advice, &app.cdn.stats())).into_response())
+/// `GET /static/{name}` query.
+#[derive(Debug, Deserialize)]
+pub struct StaticQuery {
+    /// The content digest the page linked.
+    v: Option<String>,
+}
+
+/// `GET /static/{name}`: a stylesheet, script or icon of the pages.
+pub async fn static_file(
+    Path(name): Path<String>,
+    Query(query): Query<StaticQuery>,
+    headers: HeaderMap,
+) -> Response {
+    static_files::response(
+        &name,
+        query.v.as_deref(),
+        headers.get(IF_NONE_MATCH).and_then(|v| v.to_str().ok()),
+    )
 }
