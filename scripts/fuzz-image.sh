@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
 # Fuzzes clip_cdn::image::optimize with cargo-fuzz (libFuzzer, nightly) for a while.
 # Usage: scripts/fuzz-image.sh [SECONDS]   (default 60; FUZZ_JOBS=N for parallel jobs)
-# Seeds: small JPEG/PNG/WebP thumbnails made from shared/images, prefixed with an options byte.
+# Seeds: small JPEG/PNG/WebP thumbnails made from testdata/images, prefixed with an options byte.
 # Crashes land in clip-cdn/fuzz/artifacts/optimize/; replay one with
 #   cargo +nightly fuzz run optimize clip-cdn/fuzz/artifacts/optimize/<file>
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds="${1:-60}"
 root="$(pwd)"
-images="${CLIP_TEST_IMAGES:-$root/../shared/images}"
+images="${CLIP_TEST_IMAGES:-$root/testdata/images}"
 
 if ! cargo +nightly fuzz --version >/dev/null 2>&1; then
   echo "== installing cargo-fuzz"

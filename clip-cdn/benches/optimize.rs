@@ -1,4 +1,4 @@
-//! The optimizer on one real photo (shared/images, or CLIP_TEST_IMAGES): a 300x200 WebP
+//! The optimizer on one real photo (testdata/images, or CLIP_TEST_IMAGES): a 300x200 WebP
 //! thumbnail, and a 1200-wide WebP and progressive JPEG.
 //!
 //! `cargo bench -p clip-cdn --bench optimize`
@@ -12,8 +12,8 @@ use criterion::{Criterion, criterion_group, criterion_main};
 fn photo() -> Vec<u8> {
     let dir = std::env::var_os("CLIP_TEST_IMAGES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/images"));
-    std::fs::read(dir.join("Dune.jpg")).expect("shared/images/Dune.jpg (or set CLIP_TEST_IMAGES)")
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/images"));
+    std::fs::read(dir.join("Dune.jpg")).expect("testdata/images/Dune.jpg (or set CLIP_TEST_IMAGES)")
 }
 
 fn bench(c: &mut Criterion) {

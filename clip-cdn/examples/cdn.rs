@@ -3,7 +3,7 @@
 //! front of it that builds URLs and HTML, fetches with fallback and reports its stats.
 //!
 //! ```text
-//! cargo run -p clip-cdn --example cdn                      # uses ../shared/images
+//! cargo run -p clip-cdn --example cdn                      # serves testdata/images
 //! CDN_BASE_URL=http://127.0.0.1:9 cargo run -p clip-cdn --example cdn   # a dead CDN: watch the fallback
 //! cargo run -p clip-cdn --example cdn -- DIR --serve       # keep the origin running
 //! ```
@@ -92,7 +92,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .iter()
         .find(|a| !a.starts_with("--"))
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/images"));
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/images"));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let origin_url = format!("http://{}", listener.local_addr()?);

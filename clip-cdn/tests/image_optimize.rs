@@ -1,4 +1,4 @@
-//! The optimizer on the real photos of `shared/images` and on crafted good and bad inputs,
+//! The optimizer on the real photos of `testdata/images` and on crafted good and bad inputs,
 //! checked with an independent decoder (the `image` crate).
 
 use std::path::PathBuf;
@@ -10,12 +10,12 @@ use proptest::prelude::*;
 fn images_dir() -> PathBuf {
     std::env::var_os("CLIP_TEST_IMAGES")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../shared/images"))
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../testdata/images"))
 }
 
 fn photos() -> Vec<(String, Vec<u8>)> {
     let mut out: Vec<_> = std::fs::read_dir(images_dir())
-        .expect("test images: set CLIP_TEST_IMAGES or put shared/images beside the repo")
+        .expect("test images: testdata/images of the repository, or set CLIP_TEST_IMAGES")
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| matches!(p.extension().and_then(|e| e.to_str()), Some("jpg" | "png")))
@@ -27,7 +27,7 @@ fn photos() -> Vec<(String, Vec<u8>)> {
         })
         .collect();
     out.sort();
-    assert!(out.len() >= 5, "expected the photos of shared/images");
+    assert!(out.len() >= 5, "expected the photos of testdata/images");
     out
 }
 

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # clip_cdn::image::optimize against vipsthumbnail (libvips), in one run, on the same files:
-# every photo of shared/images, COPIES copies of each, to 300x200 (fit inside) WebP at
+# every photo of testdata/images, COPIES copies of each, to 300x200 (fit inside) WebP at
 # quality 85 with metadata stripped, one thread each (VIPS_CONCURRENCY=1; our optimizer is
 # single-threaded). Both sides are one process over all files, so start-up counts once.
 # Best wall time of ROUNDS rounds per side. Sizes compare the encoded image itself (the
@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 root="$(pwd)"
-images="${CLIP_TEST_IMAGES:-$root/../shared/images}"
+images="${CLIP_TEST_IMAGES:-$root/testdata/images}"
 copies="${COPIES:-5}"
 rounds="${ROUNDS:-3}"
 size="300x200"
