@@ -19,10 +19,11 @@
 //!   transform URLs are signed (HMAC-SHA256) or limited to allow-lists.
 //! - [`Cdn::fetch`] gets bytes: memory cache, then CDN -> origin -> local directory, with
 //!   retries, per-host circuit breakers and coalesced misses.
-//! - [`image::optimize`] resizes and re-encodes images.
+//! - [`image::optimize`] resizes and re-encodes images (feature `optimizer`, on by default;
+//!   without it the crate builds no C library).
 #![warn(missing_docs)]
 // On docs.rs (nightly rustdoc), items behind a cargo feature or a target say which one they
-// need (no features yet; the attribute makes the first one labelled).
+// need (`image::optimize` and `image::Optimizer`: feature `optimizer`).
 #![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
