@@ -12,7 +12,7 @@
 //! [`optimize`] is pure CPU work on bytes: from async code use an [`Optimizer`], which
 //! runs it on blocking threads, a bounded number at once. It reads the header first and
 //! refuses images above [`ImageOptions::max_pixels`] before decoding anything; bad
-//! input of any kind is an [`Error`], never a panic. JPEG errors are
+//! input of any kind is an [`Error`](crate::Error), never a panic. JPEG errors are
 //! caught as unwinds from libjpeg, so do not build with `panic = "abort"`.
 
 // The codecs and the pixel pipeline: feature `optimizer` (default). Without it this module
