@@ -22,7 +22,7 @@ echo "== cargo doc"
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --all-features --no-deps --locked
 
 echo "== cargo test"
-cargo test --workspace --all-features --locked
+cargo test --workspace --all-features --locked --no-fail-fast
 
 echo "== cargo package (the published crates, each built alone from its .crate)"
 # What a user downloads: each crate's package is unpacked under target/package and built
