@@ -25,6 +25,9 @@
 //! - [`image::optimize`] resizes and re-encodes images, within limits checked from the
 //!   header (pixels, JPEG scans, memory).
 #![warn(missing_docs)]
+// On docs.rs (nightly rustdoc), items behind a cargo feature or a target say which one they
+// need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod breaker;
 mod cdn;

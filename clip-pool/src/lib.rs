@@ -32,6 +32,8 @@
 //!   statement timeout, transaction-pooler mode ([`postgres`]).
 //! - **Local PostgreSQL** (feature `launcher`): throwaway clusters for tests and demos.
 #![warn(missing_docs)]
+// On docs.rs (nightly rustdoc), items behind a cargo feature say which one they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod error;

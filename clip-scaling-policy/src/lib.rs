@@ -24,6 +24,8 @@
 //! ```
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
+// On docs.rs (nightly rustdoc), items behind a cargo feature say which one they need.
+#![cfg_attr(docsrs, feature(doc_cfg))]
 
 mod config;
 mod decision;
