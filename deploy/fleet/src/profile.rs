@@ -122,6 +122,8 @@ pub struct Profile {
     pub rate_limits: RateLimits,
     /// Largest upload the load balancer passes to the app (nginx `client_max_body_size`).
     pub upload_max_bytes: u64,
+    /// Largest video upload (`VIDEO_MAX_BYTES`, and nginx's limit on the video route).
+    pub video_max_bytes: u64,
     /// Resources of one app container.
     pub resources: Resources,
     /// `REQUEST_TIMEOUT`: the app's deadline and the load balancer's read timeout.
@@ -173,6 +175,7 @@ impl Profile {
                     },
                 },
                 upload_max_bytes: 50 * 1024 * 1024,
+                video_max_bytes: 1024 * 1024 * 1024,
                 resources: Resources {
                     cpu_request: "100m".into(),
                     cpu_limit: "1".into(),
@@ -197,6 +200,7 @@ impl Profile {
                 pool: guide_pool,
                 rate_limits: PRODUCTION_RATE_LIMITS,
                 upload_max_bytes: 50 * 1024 * 1024,
+                video_max_bytes: 1024 * 1024 * 1024,
                 resources: Resources {
                     cpu_request: "250m".into(),
                     cpu_limit: "1".into(),
@@ -223,6 +227,7 @@ impl Profile {
                 },
                 rate_limits: PRODUCTION_RATE_LIMITS,
                 upload_max_bytes: 50 * 1024 * 1024,
+                video_max_bytes: 1024 * 1024 * 1024,
                 resources: Resources {
                     cpu_request: "500m".into(),
                     cpu_limit: "2".into(),
@@ -263,6 +268,7 @@ impl Profile {
             ("RATE_LIMIT_ENABLED", "false".into()),
             // The app refuses what nginx would let through otherwise.
             ("MAX_UPLOAD_BYTES", self.upload_max_bytes.to_string()),
+            ("VIDEO_MAX_BYTES", self.video_max_bytes.to_string()),
             (
                 "MAX_CONCURRENT_REQUESTS",
                 self.max_concurrent_requests.to_string(),

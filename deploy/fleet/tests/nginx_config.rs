@@ -223,6 +223,23 @@ fn the_config_carries_what_the_issue_asks_for() {
         assert!(conf.contains(needle), "missing `{needle}`");
     }
     assert!(!conf.contains("hash $clip_affinity_key"));
+    // Each upload route passes what the app accepts there: images, and videos.
+    for (route, limit) in [
+        (
+            "location ~ ^/api/projects/[^/]+/assets$",
+            p.upload_max_bytes,
+        ),
+        ("location ~ ^/api/projects/[^/]+/videos$", p.video_max_bytes),
+    ] {
+        let block = &conf[conf
+            .find(route)
+            .unwrap_or_else(|| panic!("missing `{route}`"))..];
+        let block = &block[..block.find('}').unwrap()];
+        assert!(
+            block.contains(&format!("client_max_body_size {limit};")),
+            "{route}: {block}"
+        );
+    }
 
     s.session_affinity = true;
     let sticky = s.render().unwrap();
