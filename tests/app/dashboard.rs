@@ -36,14 +36,21 @@ async fn sign_in(browser: &Browser, url: &str, token: &str) -> TestResult {
     browser.click("#token-form button[type=submit]").await
 }
 
-/// The number in a figure's text (`1,234.5 ms` -> 1234.5).
+/// The figure a KPI shows, with the page's `k` and `M` suffixes ("3.4k" is 3400).
 fn number(text: &Value) -> Option<f64> {
+    let text = text.as_str()?;
+    let scale = if text.contains('M') {
+        1e6
+    } else if text.contains('k') {
+        1e3
+    } else {
+        1.0
+    };
     let digits: String = text
-        .as_str()?
         .chars()
         .filter(|c| c.is_ascii_digit() || *c == '.')
         .collect();
-    digits.parse().ok()
+    digits.parse::<f64>().ok().map(|n| n * scale)
 }
 
 pub async fn the_dashboard_draws_live_figures_behind_the_token(ctx: Arc<Ctx>) -> TestResult {
