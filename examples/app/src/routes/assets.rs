@@ -9,6 +9,7 @@ use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
 
 use super::extract::{Path, Query};
+use super::projects::require_project;
 use super::upload;
 use crate::Error;
 use crate::db::{Asset, NewAsset};
@@ -61,9 +62,7 @@ pub async fn upload(
     Query(query): Query<UploadQuery>,
     request: Request,
 ) -> ApiResult<Response> {
-    if app.db.project(project_id).await?.is_none() {
-        return Err(Problem::not_found(format!("project {project_id}")));
-    }
+    require_project(&app, project_id).await?;
     let limit = app.config.http.max_upload_bytes as u64;
     let key = format!(
         "projects/{project_id}/assets/{}/original",
@@ -118,9 +117,7 @@ pub async fn upload(
 
 /// The project's assets, newest first, with their renditions and URLs.
 pub async fn list(State(app): State<AppState>, Path(project_id): Path<i64>) -> ApiResult<Response> {
-    if app.db.project(project_id).await?.is_none() {
-        return Err(Problem::not_found(format!("project {project_id}")));
-    }
+    require_project(&app, project_id).await?;
     let assets = app.db.project_assets(project_id, MAX_LISTED).await?;
     let items: Vec<AssetView> = assets.into_iter().map(AssetView::from).collect();
     Ok(axum::Json(serde_json::json!({ "items": items })).into_response())

@@ -32,6 +32,14 @@ pub struct PageQuery {
     cursor: Option<String>,
 }
 
+/// Refuses with a 404 naming it unless project `id` exists (for the routes below a project).
+pub(super) async fn require_project(app: &AppState, id: i64) -> ApiResult<()> {
+    match app.db.project(id).await? {
+        Some(_) => Ok(()),
+        None => Err(Problem::not_found(format!("project {id}"))),
+    }
+}
+
 /// Creates a project: 201 with the project and its `Location`.
 pub async fn create(
     State(app): State<AppState>,

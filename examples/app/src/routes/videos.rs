@@ -20,6 +20,7 @@ use tokio_postgres::error::SqlState;
 
 use super::extract::{Json, Path, Query};
 use super::media::{IMMUTABLE, ServedFile, serve_file};
+use super::projects::require_project;
 use super::upload;
 use crate::Error;
 use crate::db::{Clip, NewVideo, Video};
@@ -144,9 +145,7 @@ pub async fn upload(
     Query(query): Query<UploadQuery>,
     request: Request,
 ) -> ApiResult<Response> {
-    if app.db.project(project_id).await?.is_none() {
-        return Err(Problem::not_found(format!("project {project_id}")));
-    }
+    require_project(&app, project_id).await?;
     let key = format!(
         "projects/{project_id}/videos/{}/original",
         uuid::Uuid::new_v4().simple()
@@ -188,9 +187,7 @@ pub async fn upload(
 
 /// `GET /api/projects/{id}/videos`: the project's videos, newest first.
 pub async fn list(State(app): State<AppState>, Path(project_id): Path<i64>) -> ApiResult<Response> {
-    if app.db.project(project_id).await?.is_none() {
-        return Err(Problem::not_found(format!("project {project_id}")));
-    }
+    require_project(&app, project_id).await?;
     let videos = app.db.project_videos(project_id, MAX_LISTED).await?;
     let items: Vec<VideoView> = videos.into_iter().map(VideoView::from).collect();
     Ok(axum::Json(serde_json::json!({ "items": items })).into_response())
