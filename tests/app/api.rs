@@ -267,7 +267,7 @@ pub async fn every_route_answers_with_its_status_type_and_shape(ctx: Arc<Ctx>) -
         }
     }
 
-    let metrics = http.get(app.at("/metrics")).send().await?.text().await?;
+    let metrics = app.metrics().await?;
     for name in CONTRACT_METRICS {
         ensure!(metrics.contains(name), "/metrics lacks {name}");
     }

@@ -208,7 +208,7 @@ pub async fn an_upload_is_rendered_and_served_by_img(ctx: Arc<Ctx>) -> TestResul
         .await?;
     ensure!(header(&second, "etag") == first_etag, "same ETag");
     ensure!(second.bytes().await? == first, "same bytes");
-    let metrics = http.get(app.at("/metrics")).send().await?.text().await?;
+    let metrics = app.metrics().await?;
     ensure!(
         metrics.contains("clip_img_cache_hits_total"),
         "cache hits counted"
@@ -330,12 +330,7 @@ pub async fn corrupt_uploads_end_as_failed_jobs_with_a_message(ctx: Arc<Ctx>) ->
     )
     .await?;
     ensure!(done["state"] == "succeeded", "{done}");
-    let metrics = client()
-        .get(app.at("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let metrics = app.metrics().await?;
     let failed = metrics
         .lines()
         .find(|l| l.starts_with("clip_jobs_failed_total{kind=\"image\",reason=\"invalid_input\"}"))

@@ -70,12 +70,7 @@ pub async fn a_worker_killed_mid_job_loses_no_job(ctx: Arc<Ctx>) -> TestResult {
     );
     let renditions = done["result"]["renditions"].as_array().map(Vec::len);
     ensure!(renditions == Some(24), "every rendition: {renditions:?}");
-    let metrics = client()
-        .get(survivor.at("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let metrics = survivor.metrics().await?;
     ensure!(
         metrics.contains("clip_jobs_failed_total{kind=\"image\",reason=\"lease_expired\"} 1"),
         "the expired lease is counted"

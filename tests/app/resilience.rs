@@ -82,7 +82,7 @@ pub async fn the_rate_limit_answers_429_after_the_burst(ctx: Arc<Ctx>) -> TestRe
         "pages have their own limit: {}",
         page.status()
     );
-    let metrics = http.get(app.at("/metrics")).send().await?.text().await?;
+    let metrics = app.metrics().await?;
     ensure!(
         metrics.contains("clip_http_shed_total{reason=\"rate_limit\"}"),
         "counted"

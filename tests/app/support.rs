@@ -152,6 +152,16 @@ impl TestApp {
         format!("{}{path}", self.url)
     }
 
+    /// The app's `/metrics` page, as Prometheus would scrape it.
+    pub async fn metrics(&self) -> TestResult<String> {
+        Ok(client()
+            .get(self.at("/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?)
+    }
+
     /// Signals a graceful shutdown and waits for it.
     pub async fn stop(mut self) -> TestResult {
         if let Some(stop) = self.stop.take() {

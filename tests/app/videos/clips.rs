@@ -217,12 +217,7 @@ pub async fn explicit_and_automatic_clips_are_cut_to_the_frame(ctx: Arc<Ctx>) ->
         "a srcset: {srcset}"
     );
 
-    let metrics = client()
-        .get(app.at("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let metrics = app.metrics().await?;
     ensure!(
         metric(&metrics, "clip_jobs_completed_total{kind=\"video\"}").is_some_and(|n| n >= 2.0),
         "completed video jobs are counted"

@@ -185,12 +185,7 @@ pub async fn bad_videos_end_as_failed_jobs_with_clear_messages(ctx: Arc<Ctx>) ->
         "{status} {body}"
     );
 
-    let metrics = client()
-        .get(app.at("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let metrics = app.metrics().await?;
     let failed = metric(
         &metrics,
         "clip_jobs_failed_total{kind=\"video\",reason=\"invalid_input\"}",

@@ -156,12 +156,7 @@ pub async fn a_running_clip_job_is_cancelled_from_another_instance(ctx: Arc<Ctx>
         "an unknown job: {}",
         missing.status()
     );
-    let metrics = client()
-        .get(worker.at("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let metrics = worker.metrics().await?;
     ensure!(
         metric(
             &metrics,
@@ -302,12 +297,7 @@ pub async fn a_clip_job_past_its_time_limit_is_stopped_and_cleaned_up(ctx: Arc<C
         !stored.iter().any(|k| k.contains(&of_job)),
         "nothing of the job is kept: {stored:?}"
     );
-    let metrics = client()
-        .get(app.at("/metrics"))
-        .send()
-        .await?
-        .text()
-        .await?;
+    let metrics = app.metrics().await?;
     ensure!(
         metric(
             &metrics,
